@@ -1,0 +1,1 @@
+"""I/O adapters: Cursor client, release-file loading, status store, logging."""

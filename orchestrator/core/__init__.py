@@ -1,0 +1,1 @@
+"""Pure policy: scheduling, retry maths, status reducer, schedule parsing. No I/O, no clock."""

@@ -1,0 +1,1 @@
+"""Process edge: signals, pid/lock file, building the HTTP client. Only module with signals."""

@@ -1,0 +1,1 @@
+"""The release supervisor: per batch a task group with one task per FU, plus watchdogs."""

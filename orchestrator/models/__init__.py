@@ -1,0 +1,1 @@
+"""Pydantic models: release plan, status file, status events. No I/O."""

@@ -1,0 +1,183 @@
+"""The release plan orchd runs: feature units, batches, limits, tests, checkpoints."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.models.batch_id import BatchId
+
+
+class Priority(StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+    @property
+    def rank(self) -> int:
+        return int(self.value[1])
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class StrategyType(StrEnum):
+    MULTI_AGENT = "multi_agent"
+    SEQUENTIAL = "sequential"
+
+
+class Source(BaseModel):
+    """Where a value came from, so errors and warnings can name file:line:col."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int | None = None
+    col: int | None = None
+
+    def render(self) -> str:
+        text = self.file
+        if self.line is not None:
+            text += f":{self.line}"
+            if self.col is not None:
+                text += f":{self.col}"
+        return text
+
+
+class FeatureUnit(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str = ""
+    priority: Priority = Priority.P1
+    dependencies: tuple[str, ...] = ()
+    risk_level: RiskLevel = RiskLevel.MEDIUM
+    notes: str = ""
+    description: str = ""
+    max_duration_minutes: float | None = None
+    model: str | None = None
+    spec_path: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    source: Source | None = None
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    batch_id: BatchId
+    feature_units: tuple[str, ...]
+    dependencies: tuple[str, ...] = ()
+    title: str = ""
+    source: Source | None = None
+
+
+class RetryPolicy(BaseModel):
+    """Retries per priority (seed: P0 3, P1 1, P2/P3 none) and backoff between attempts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_retries: dict[Priority, int] = Field(
+        default_factory=lambda: {Priority.P0: 3, Priority.P1: 1, Priority.P2: 0, Priority.P3: 0}
+    )
+    backoff_initial_s: float = 30.0
+    backoff_max_s: float = 600.0
+    backoff_multiplier: float = 2.0
+    follow_up_on_same_agent: bool = False
+
+    def retries_for(self, priority: Priority) -> int:
+        return self.max_retries.get(priority, 0)
+
+
+class Limits(BaseModel):
+    """Execution strategy: limits plus orchd's own tunables (documented in README/config)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: StrategyType = StrategyType.MULTI_AGENT
+    max_parallel_fus: int = 3
+    max_high_risk_in_parallel: int = 1
+    status_file: str | None = None
+    poll_interval_s: float = 60.0
+    stale_after_minutes: float = 15.0
+    max_duration_minutes: float = 120.0
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    auto_create_pr: bool = True
+    use_stream: bool = True
+
+    @property
+    def effective_parallel(self) -> int:
+        """Sequential means one FU at a time whatever the limit says."""
+        return 1 if self.type is StrategyType.SEQUENTIAL else self.max_parallel_fus
+
+
+class IntegrationTest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str = ""
+    batches: tuple[BatchId, ...] = ()
+    command: str | None = None
+    source: Source | None = None
+
+
+class Checkpoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    after_batch: BatchId
+    source: Source | None = None
+
+
+class Warning_(BaseModel):
+    """A validation warning: allowed by default, an error under --strict."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    source: Source | None = None
+
+    def render(self) -> str:
+        prefix = f"{self.source.render()}: " if self.source else ""
+        return f"{prefix}{self.message}"
+
+
+class ReleasePlan(BaseModel):
+    """Everything orchd needs to run a release, read from its files and validated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    release_id: str
+    name: str = ""
+    status: str = ""
+    release_dir: str
+    limits: Limits
+    feature_units: tuple[FeatureUnit, ...]
+    batches: tuple[Batch, ...]
+    deferred: tuple[str, ...] = ()
+    integration_tests: tuple[IntegrationTest, ...] = ()
+    checkpoints: tuple[Checkpoint, ...] = ()
+    warnings: tuple[Warning_, ...] = ()
+    schedule_source: str = "manifest"
+
+    def fu(self, fu_id: str) -> FeatureUnit:
+        for unit in self.feature_units:
+            if unit.id == fu_id:
+                return unit
+        raise KeyError(fu_id)
+
+    def batch_of(self, fu_id: str) -> Decimal | None:
+        for batch in self.batches:
+            if fu_id in batch.feature_units:
+                return batch.batch_id
+        return None
+
+    def tests_for(self, batch_id: Decimal) -> tuple[IntegrationTest, ...]:
+        return tuple(t for t in self.integration_tests if batch_id in t.batches)

@@ -1,0 +1,155 @@
+"""The `agent_status.json` file: the seed's structure plus orchd's fields.
+
+Readers see the seed's keys exactly (`release_id`, `orchestrator{...}`, `batches[...]`,
+`errors`, `completed_fus`); orchd adds run ids, attempts, branch, PR, completion and errors.
+Unknown keys written by the original script or by hand are kept (extra="allow").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.models.batch_id import BatchId
+
+
+class FuStatus(StrEnum):
+    PENDING = "pending"
+    LAUNCHING = "launching"
+    RUNNING = "running"
+    STALE = "stale"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    NEEDS_HUMAN = "needs_human"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    DEFERRED = "deferred"
+    BLOCKED = "blocked"
+
+    @property
+    def is_active(self) -> bool:
+        return self in {FuStatus.LAUNCHING, FuStatus.RUNNING, FuStatus.STALE, FuStatus.RETRYING}
+
+    @property
+    def is_final(self) -> bool:
+        return self in {
+            FuStatus.COMPLETED,
+            FuStatus.FAILED,
+            FuStatus.NEEDS_HUMAN,
+            FuStatus.CANCELLED,
+            FuStatus.SKIPPED,
+            FuStatus.DEFERRED,
+            FuStatus.BLOCKED,
+        }
+
+
+class BatchStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    GATING = "gating"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    AWAITING_DECISION = "awaiting_decision"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class ReleaseStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+class FuEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    fu_id: str
+    worker_agent_id: str | None = None
+    status: str = FuStatus.PENDING.value
+    progress: float = 0.0
+    started_at: datetime | None = None
+    last_update: datetime | None = None
+    # orchd's fields
+    run_id: str | None = None
+    attempts: int = 0
+    priority: str | None = None
+    risk_level: str | None = None
+    branch: str | None = None
+    pr_url: str | None = None
+    completed_at: datetime | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    summary: str | None = None
+
+
+class GateTest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: str
+    duration_s: float | None = None
+    log: str | None = None
+
+
+class Gate(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    tests: list[GateTest] = Field(default_factory=list)
+
+
+class BatchEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    batch_id: BatchId
+    status: str = BatchStatus.PENDING.value
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    feature_units: list[FuEntry] = Field(default_factory=list)
+    gate: Gate | None = None
+
+
+class OrchestratorEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    agent_id: str
+    started_at: datetime | None = None
+    current_batch: BatchId | None = None
+    status: str = ReleaseStatus.RUNNING.value
+    pid: int | None = None
+    completed_at: datetime | None = None
+    awaiting: dict[str, Any] | None = None
+
+
+class ErrorEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    at: datetime | None = None
+    fu_id: str | None = None
+    batch_id: BatchId | None = None
+    message: str = ""
+
+
+class StatusFile(BaseModel):
+    """The whole `agent_status.json`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    release_id: str
+    orchestrator: OrchestratorEntry
+    batches: list[BatchEntry] = Field(default_factory=list)
+    errors: list[ErrorEntry] = Field(default_factory=list)
+    completed_fus: list[str] = Field(default_factory=list)
+
+    def fu_entry(self, fu_id: str) -> FuEntry | None:
+        for batch in self.batches:
+            for entry in batch.feature_units:
+                if entry.fu_id == fu_id:
+                    return entry
+        return None
