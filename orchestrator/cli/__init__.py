@@ -1,4 +1,8 @@
-"""Command line: parse argv, call one function, map errors to exit codes."""
+"""Command line: parse argv, call one function, map errors to exit codes.
+
+Each command group lives in its own module under `orchestrator.cli` and registers itself on
+`app`; this module only assembles them.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,14 @@ def _root() -> None:
 def version() -> None:
     """Print orchd's version."""
     typer.echo(__version__)
+
+
+def _register_commands() -> None:
+    """Import command modules for their side effect of adding commands to `app`."""
+    # One import line per command module; keep sorted.
+
+
+_register_commands()
 
 
 def main() -> None:
