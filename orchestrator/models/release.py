@@ -110,6 +110,12 @@ class Limits(BaseModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     auto_create_pr: bool = True
     use_stream: bool = True
+    model_tiers: dict[str, str | None] = Field(
+        default_factory=lambda: {"low": None, "medium": None, "high": None}
+    )
+    prompt_template: str | None = None
+    archive_finished_agents: bool = True
+    cancel_grace_s: float = 20.0
 
     @property
     def effective_parallel(self) -> int:

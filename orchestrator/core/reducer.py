@@ -1,0 +1,222 @@
+"""The status reducer: `apply(snapshot, event) -> snapshot`, pure and copy-on-write.
+
+Only the writer task calls it. It copies just the path it changes (file → batch → FU entry), so a
+burst of events over hundreds of FUs costs little, and an old snapshot is never mutated.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from orchestrator.models.events import (
+    BatchChanged,
+    ErrorRecorded,
+    FuFinished,
+    FuLaunching,
+    FuProgress,
+    FuRetrying,
+    FuRunning,
+    FuStale,
+    ReleaseFinished,
+    ReleaseStarted,
+    StatusEvent,
+)
+from orchestrator.models.status import (
+    BatchEntry,
+    BatchStatus,
+    ErrorEntry,
+    FuEntry,
+    FuStatus,
+    OrchestratorEntry,
+    ReleaseStatus,
+    StatusFile,
+)
+
+_TERMINAL_BATCH = {BatchStatus.COMPLETED.value, BatchStatus.SKIPPED.value}
+
+
+def initial_status(release_id: str, orchestrator_id: str) -> StatusFile:
+    return StatusFile(
+        release_id=release_id,
+        orchestrator=OrchestratorEntry(
+            agent_id=orchestrator_id, status=ReleaseStatus.PENDING.value
+        ),
+    )
+
+
+def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
+    """Return the snapshot with `event` applied; unknown FU or batch ids are ignored."""
+    match event:
+        case ReleaseStarted():
+            return _start(snapshot, event)
+        case FuLaunching():
+            return _update_fu(
+                snapshot,
+                event.fu_id,
+                status=FuStatus.LAUNCHING.value,
+                worker_agent_id=event.agent_id,
+                run_id=None,
+                attempts=event.attempt,
+                progress=0.0,
+                started_at=event.at,
+                last_update=event.at,
+                completed_at=None,
+                duration_s=None,
+                error=None,
+            )
+        case FuRunning():
+            return _update_fu(
+                snapshot,
+                event.fu_id,
+                status=FuStatus.RUNNING.value,
+                worker_agent_id=event.agent_id,
+                run_id=event.run_id,
+                last_update=event.at,
+            )
+        case FuProgress():
+            return _progress(snapshot, event)
+        case FuStale():
+            return _update_fu(snapshot, event.fu_id, status=FuStatus.STALE.value)
+        case FuRetrying():
+            return _update_fu(
+                snapshot,
+                event.fu_id,
+                status=FuStatus.RETRYING.value,
+                error=event.error,
+                last_update=event.at,
+            )
+        case FuFinished():
+            return _finish_fu(snapshot, event)
+        case BatchChanged():
+            return _batch_changed(snapshot, event)
+        case ErrorRecorded():
+            entry = ErrorEntry(
+                at=event.at, fu_id=event.fu_id, batch_id=event.batch_id, message=event.message
+            )
+            return snapshot.model_copy(update={"errors": [*snapshot.errors, entry]})
+        case ReleaseFinished():
+            orch = snapshot.orchestrator.model_copy(
+                update={"status": event.status.value, "completed_at": event.at, "awaiting": None}
+            )
+            update: dict[str, Any] = {"orchestrator": orch}
+            if event.summary:
+                update["summary"] = dict(event.summary)
+            return snapshot.model_copy(update=update)
+    raise TypeError(f"unknown status event {event!r}")  # pragma: no cover - exhaustive match
+
+
+def _start(snapshot: StatusFile, event: ReleaseStarted) -> StatusFile:
+    """Lay out every planned batch and FU, keeping what an earlier run already recorded."""
+    known = {e.fu_id: e for b in snapshot.batches for e in b.feature_units}
+    old_batches = {b.batch_id: b for b in snapshot.batches}
+    batches: list[BatchEntry] = []
+    for batch_id, units in event.batches:
+        old = old_batches.get(batch_id)
+        entries = []
+        for unit in units:
+            prior = known.get(unit.fu_id)
+            if prior is None:
+                entries.append(
+                    FuEntry(fu_id=unit.fu_id, priority=unit.priority, risk_level=unit.risk_level)
+                )
+            else:
+                entries.append(
+                    prior.model_copy(
+                        update={"priority": unit.priority, "risk_level": unit.risk_level}
+                    )
+                )
+        if old is None:
+            batches.append(BatchEntry(batch_id=batch_id, feature_units=entries))
+        else:
+            batches.append(old.model_copy(update={"feature_units": entries}))
+    orch = snapshot.orchestrator.model_copy(
+        update={
+            "agent_id": event.orchestrator_id,
+            "started_at": event.at,
+            "status": ReleaseStatus.RUNNING.value,
+            "pid": event.pid,
+            "completed_at": None,
+        }
+    )
+    return snapshot.model_copy(update={"orchestrator": orch, "batches": batches})
+
+
+def _progress(snapshot: StatusFile, event: FuProgress) -> StatusFile:
+    entry = snapshot.fu_entry(event.fu_id)
+    if entry is None:
+        return snapshot
+    update: dict[str, Any] = {"last_update": event.at}
+    if event.progress is not None:
+        update["progress"] = max(entry.progress, event.progress)
+    if event.branch:
+        update["branch"] = event.branch
+    if event.pr_url:
+        update["pr_url"] = event.pr_url
+    if entry.status == FuStatus.STALE.value:
+        update["status"] = FuStatus.RUNNING.value
+    return _update_fu(snapshot, event.fu_id, **update)
+
+
+def _finish_fu(snapshot: StatusFile, event: FuFinished) -> StatusFile:
+    entry = snapshot.fu_entry(event.fu_id)
+    if entry is None:
+        return snapshot
+    update: dict[str, Any] = {
+        "status": event.status.value,
+        "last_update": event.at,
+        "completed_at": event.at,
+        "error": event.error,
+    }
+    if entry.started_at is not None:
+        update["duration_s"] = round((event.at - entry.started_at).total_seconds(), 3)
+    if event.summary is not None:
+        update["summary"] = event.summary
+    if event.branch:
+        update["branch"] = event.branch
+    if event.pr_url:
+        update["pr_url"] = event.pr_url
+    completed = snapshot.completed_fus
+    if event.status is FuStatus.COMPLETED:
+        update["progress"] = 1.0
+        if event.fu_id not in completed:
+            completed = [*completed, event.fu_id]
+    elif event.fu_id in completed:
+        completed = [fu for fu in completed if fu != event.fu_id]
+    result = _update_fu(snapshot, event.fu_id, **update)
+    return result.model_copy(update={"completed_fus": completed})
+
+
+def _batch_changed(snapshot: StatusFile, event: BatchChanged) -> StatusFile:
+    batches = []
+    for batch in snapshot.batches:
+        if batch.batch_id == event.batch_id:
+            update: dict[str, Any] = {"status": event.status.value}
+            if event.status is BatchStatus.RUNNING and batch.started_at is None:
+                update["started_at"] = event.at
+            if event.status.value in _TERMINAL_BATCH:
+                update["completed_at"] = event.at
+            batch = batch.model_copy(update=update)
+        batches.append(batch)
+    orch = snapshot.orchestrator.model_copy(update={"current_batch": _current_batch(batches)})
+    return snapshot.model_copy(update={"batches": batches, "orchestrator": orch})
+
+
+def _current_batch(batches: list[BatchEntry]) -> Decimal | None:
+    """The first batch in schedule order that is not finished: what a reader is waiting on."""
+    for batch in batches:
+        if batch.status not in _TERMINAL_BATCH:
+            return batch.batch_id
+    return batches[-1].batch_id if batches else None
+
+
+def _update_fu(snapshot: StatusFile, fu_id: str, **changes: Any) -> StatusFile:
+    batches = list(snapshot.batches)
+    for index, batch in enumerate(batches):
+        for position, entry in enumerate(batch.feature_units):
+            if entry.fu_id == fu_id:
+                units = list(batch.feature_units)
+                units[position] = entry.model_copy(update=changes)
+                batches[index] = batch.model_copy(update={"feature_units": units})
+                return snapshot.model_copy(update={"batches": batches})
+    return snapshot
