@@ -95,6 +95,11 @@ class RetryPolicy(BaseModel):
         return self.max_retries.get(priority, 0)
 
 
+def _no_model_tiers() -> dict[str, str | None]:
+    """No model id per tier: Cursor uses the account's default model unless configured."""
+    return {"low": None, "medium": None, "high": None}
+
+
 class Limits(BaseModel):
     """Execution strategy: limits plus orchd's own tunables (documented in README/config)."""
 
@@ -110,9 +115,7 @@ class Limits(BaseModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     auto_create_pr: bool = True
     use_stream: bool = True
-    model_tiers: dict[str, str | None] = Field(
-        default_factory=lambda: {"low": None, "medium": None, "high": None}
-    )
+    model_tiers: dict[str, str | None] = Field(default_factory=_no_model_tiers)
     prompt_template: str | None = None
     archive_finished_agents: bool = True
     cancel_grace_s: float = 20.0

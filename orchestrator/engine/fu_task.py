@@ -1,0 +1,304 @@
+"""One FU's task: wait for its prerequisites, then launch, follow and retry its agent runs.
+
+Expected failures (run ERROR, timeout, stale, API errors) become status events and an outcome;
+only bugs escape. On cancellation (abort) the active run is cancelled before re-raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+import structlog
+
+from orchestrator.adapters.cursor.errors import CursorError
+from orchestrator.adapters.cursor.models import (
+    CreateAgentRequest,
+    ModelRef,
+    Prompt,
+    RepoConfig,
+    Run,
+    RunStatus,
+)
+from orchestrator.core.agent_ids import agent_id_for
+from orchestrator.core.attempts import Escalate, FailureKind, after_failure
+from orchestrator.core.model_choice import model_for
+from orchestrator.core.progress import progress_of
+from orchestrator.core.prompt import render_prompt
+from orchestrator.core.scheduling import Candidate
+from orchestrator.engine.api import AgentApi
+from orchestrator.engine.run_watch import RunWatcher, WatchEnd, facts_of, watch_run
+from orchestrator.engine.settings import EngineSettings
+from orchestrator.engine.slots import SlotPool
+from orchestrator.models.events import (
+    ErrorRecorded,
+    FuFinished,
+    FuLaunching,
+    FuProgress,
+    FuRetrying,
+    FuRunning,
+    FuStale,
+    StatusEvent,
+)
+from orchestrator.models.release import FeatureUnit, ReleasePlan
+from orchestrator.models.status import FuStatus
+
+log = structlog.get_logger("orchd.fu")
+
+_RUN_FAILURES = {
+    RunStatus.ERROR: FailureKind.RUN_ERROR,
+    RunStatus.EXPIRED: FailureKind.RUN_EXPIRED,
+    RunStatus.CANCELLED: FailureKind.RUN_CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class AttemptFailure:
+    kind: FailureKind
+    message: str
+
+
+class FuDriver:
+    """Drives one FU; holds what it needs so the loop reads top to bottom."""
+
+    def __init__(
+        self,
+        *,
+        plan: ReleasePlan,
+        unit: FeatureUnit,
+        candidate: Candidate,
+        api: AgentApi,
+        settings: EngineSettings,
+        slots: SlotPool,
+        emit: Callable[[StatusEvent], None],
+        first_attempt: int,
+    ) -> None:
+        self.plan = plan
+        self.unit = unit
+        self.candidate = candidate
+        self.api = api
+        self.settings = settings
+        self.slots = slots
+        self.emit = emit
+        self.attempt = first_attempt
+        self._active: Run | None = None
+        self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
+
+    async def drive(self) -> FuStatus:
+        """Attempts until success or escalation; returns the FU's final status."""
+        first = self.attempt
+        while True:
+            async with self.slots.slot(self.candidate):
+                failure = await self._attempt_once()
+            if failure is None:
+                return FuStatus.COMPLETED
+            decision = after_failure(
+                self.unit.priority, self.attempt - first + 1, failure.kind, self.settings.retry
+            )
+            if isinstance(decision, Escalate):
+                message = f"{failure.message}; escalated: {decision.reason}"
+                self.log.warning("fu.escalated", error=message, attempt=self.attempt)
+                now = self.settings.now()
+                self.emit(
+                    FuFinished(
+                        at=now, fu_id=self.unit.id, status=FuStatus.NEEDS_HUMAN, error=message
+                    )
+                )
+                self.emit(
+                    ErrorRecorded(
+                        at=now,
+                        fu_id=self.unit.id,
+                        batch_id=self.plan.batch_of(self.unit.id),
+                        message=message,
+                    )
+                )
+                return FuStatus.NEEDS_HUMAN
+            self.log.info(
+                "fu.retry_scheduled",
+                attempt=self.attempt,
+                delay_s=decision.delay_s,
+                error=failure.message,
+            )
+            self.emit(
+                FuRetrying(
+                    at=self.settings.now(),
+                    fu_id=self.unit.id,
+                    failed_attempt=self.attempt,
+                    error=failure.message,
+                    retry_in_s=decision.delay_s,
+                )
+            )
+            await anyio.sleep(decision.delay_s)
+            self.attempt += 1
+
+    async def _attempt_once(self) -> AttemptFailure | None:
+        agent_id = agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
+        log_ = self.log.bind(agent_id=agent_id, attempt=self.attempt)
+        self.emit(
+            FuLaunching(
+                at=self.settings.now(), fu_id=self.unit.id, attempt=self.attempt, agent_id=agent_id
+            )
+        )
+        try:
+            _, run = await self.api.create_agent(self._request(agent_id))
+        except CursorError as exc:
+            log_.warning("agent.launch_failed", error=exc.message, code=exc.code)
+            kind = FailureKind.API_TRANSIENT if exc.retryable else FailureKind.API_FATAL
+            return AttemptFailure(kind, f"launch failed: {exc.code}: {exc.message}")
+        log_.info("agent.launched", run_id=run.id)
+        self._active = run
+        self.emit(
+            FuRunning(at=self.settings.now(), fu_id=self.unit.id, agent_id=agent_id, run_id=run.id)
+        )
+        try:
+            return await self._follow(run, log_)
+        except anyio.get_cancelled_exc_class():
+            await self._cancel_active(log_)
+            self.emit(
+                FuFinished(
+                    at=self.settings.now(),
+                    fu_id=self.unit.id,
+                    status=FuStatus.CANCELLED,
+                    error="aborted: run cancelled",
+                )
+            )
+            raise
+        except CursorError as exc:
+            log_.warning("run.follow_failed", error=exc.message, code=exc.code)
+            await self._cancel_active(log_)
+            return AttemptFailure(FailureKind.API_TRANSIENT, f"lost the run: {exc.message}")
+        finally:
+            self._active = None
+
+    async def _follow(self, run: Run, log_: structlog.stdlib.BoundLogger) -> AttemptFailure | None:
+        watcher = RunWatcher(
+            self.api,
+            run,
+            poll_interval_s=self.settings.poll_interval_s,
+            use_stream=self.settings.use_stream,
+            on_change=self._on_change,
+            on_signal=self._on_signal,
+        )
+        max_s = (
+            self.unit.max_duration_minutes * 60.0
+            if self.unit.max_duration_minutes
+            else self.settings.max_duration_s
+        )
+        result = await watch_run(
+            watcher, max_duration_s=max_s, stale_after_s=self.settings.stale_after_s
+        )
+        final = result.run
+        if result.end is WatchEnd.TIMEOUT:
+            log_.warning("run.timeout", max_duration_s=max_s)
+            await self._cancel_active(log_)
+            return AttemptFailure(FailureKind.TIMEOUT, f"timed out after {max_s / 60:g} min")
+        if result.end is WatchEnd.STALE:
+            log_.warning("run.stale", stale_after_s=self.settings.stale_after_s)
+            self.emit(FuStale(at=self.settings.now(), fu_id=self.unit.id))
+            await self._cancel_active(log_)
+            return AttemptFailure(
+                FailureKind.STALE,
+                f"stale: no progress for {self.settings.stale_after_s / 60:g} min",
+            )
+        facts = facts_of(final)
+        if final.status is RunStatus.FINISHED:
+            log_.info("run.finished", duration_ms=final.duration_ms, branch=facts.branch)
+            self.emit(
+                FuFinished(
+                    at=self.settings.now(),
+                    fu_id=self.unit.id,
+                    status=FuStatus.COMPLETED,
+                    summary=_short(final.result),
+                    branch=facts.branch,
+                    pr_url=facts.pr_url,
+                )
+            )
+            await self._archive(final.agent_id, log_)
+            return None
+        log_.warning("run.failed", status=final.status.value)
+        detail = f": {_short(final.result)}" if final.result else ""
+        return AttemptFailure(_RUN_FAILURES[final.status], f"run {final.status.value}{detail}")
+
+    def _on_change(self, run: Run) -> None:
+        facts = facts_of(run)
+        self.emit(
+            FuProgress(
+                at=self.settings.now(),
+                fu_id=self.unit.id,
+                progress=progress_of(facts),
+                branch=facts.branch,
+                pr_url=facts.pr_url,
+                note=run.status.value,
+            )
+        )
+
+    def _on_signal(self, kind: str) -> None:
+        self.emit(FuProgress(at=self.settings.now(), fu_id=self.unit.id, note=kind))
+
+    async def _cancel_active(self, log_: structlog.stdlib.BoundLogger) -> None:
+        """Cancel the active run, shielded and bounded, so abort never leaves it running."""
+        run = self._active
+        if run is None:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
+            try:
+                cancelled = await self.api.cancel_run(run.agent_id, run.id)
+                log_.info("run.cancelled", run_id=run.id, was_active=cancelled)
+            except CursorError as exc:
+                log_.warning("run.cancel_failed", run_id=run.id, error=exc.message)
+
+    async def _archive(self, agent_id: str, log_: structlog.stdlib.BoundLogger) -> None:
+        """Finished agents hold account slots until archived."""
+        if not self.settings.archive_finished_agents:
+            return
+        try:
+            await self.api.archive_agent(agent_id)
+        except CursorError as exc:
+            log_.info("agent.archive_failed", error=exc.message)
+
+    async def cancel_for_abort(self) -> None:
+        await self._cancel_active(self.log)
+
+    def _request(self, agent_id: str) -> CreateAgentRequest:
+        _, model = model_for(self.unit, self.settings.model_tiers)
+        batch_id = self.plan.batch_of(self.unit.id)
+        prompt = render_prompt(
+            self.settings.prompt_template,
+            {
+                "release_id": self.plan.release_id,
+                "release_name": self.plan.name,
+                "fu_id": self.unit.id,
+                "fu_title": self.unit.name or self.unit.id,
+                "batch_id": "" if batch_id is None else format(batch_id, "f"),
+                "priority": self.unit.priority.value,
+                "risk_level": self.unit.risk_level.value,
+                "dependencies": ", ".join(self.unit.dependencies) or "none",
+                "spec_path": self.unit.spec_path
+                or "(no spec file found; see the release manifest)",
+                "release_branch": self.settings.release_branch,
+                "acceptance_notes": "\n".join(
+                    x for x in (self.unit.description, self.unit.notes) if x
+                )
+                or "(none)",
+                "attempt": str(self.attempt),
+            },
+        )
+        name = f"{self.plan.release_id} {self.unit.id} a{self.attempt}"
+        return CreateAgentRequest(
+            prompt=Prompt(text=prompt),
+            model=ModelRef(id=model) if model else None,
+            name=name[:100],
+            agent_id=agent_id,
+            repos=[
+                RepoConfig(url=self.settings.repo_url, starting_ref=self.settings.release_branch)
+            ],
+            auto_create_pr=self.settings.auto_create_pr,
+        )
+
+
+def _short(text: str | None, limit: int = 500) -> str | None:
+    if text is None:
+        return None
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
