@@ -48,6 +48,8 @@ class CursorError(OrchdError):
         self.path = path
         self.retry_after_s = retry_after_s
         self.help_url = help_url
+        # Which attempt of the call failed (set by the client); >1 means earlier tries were lost.
+        self.attempt = 1
         super().__init__(self._render())
 
     def _render(self) -> str:

@@ -205,7 +205,9 @@ class CreateRunResponse(_Response):
 
 
 class AgentList(_Response):
-    items: list[AgentSummary]
+    """A page of agents. Items are AgentSummary on the wire; Agent only adds optional fields."""
+
+    items: list[Agent]
     next_cursor: str | None = None
 
 
