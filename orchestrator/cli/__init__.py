@@ -27,6 +27,9 @@ def version() -> None:
 def _register_commands() -> None:
     """Import command modules for their side effect of adding commands to `app`."""
     # One import line per command module; keep sorted.
+    from orchestrator.cli import doctor
+
+    doctor.register(app)
 
 
 _register_commands()

@@ -92,9 +92,16 @@ class CursorClient:
         self._stream_read_timeout_s = stream_read_timeout_s
 
     @classmethod
-    def from_settings(cls, http: httpx.AsyncClient, settings: CursorSettings) -> CursorClient:
+    def from_settings(
+        cls,
+        http: httpx.AsyncClient,
+        settings: CursorSettings,
+        *,
+        backoff: BackoffPolicy | None = None,
+    ) -> CursorClient:
         return cls(
             http,
+            backoff=backoff,
             base_url=settings.base_url,
             api_key=settings.api_key.get_secret_value(),
             auth_scheme=settings.auth_scheme,
