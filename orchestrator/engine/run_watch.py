@@ -86,7 +86,7 @@ class RunWatcher:
 
     async def wait_for_signal(self) -> None:
         """Return at the next progress signal; the caller checks `run.status`."""
-        if self.use_stream:
+        while self.use_stream:
             try:
                 await self._next_stream_signal()
                 return
@@ -94,8 +94,16 @@ class RunWatcher:
                 log.info("run.stream_expired", run_id=self.run.id)
                 self.use_stream = False
             except CursorError as exc:
-                log.info("run.stream_failed", run_id=self.run.id, error=exc.code)
-                self.use_stream = False
+                if not exc.retryable:
+                    log.info("run.stream_unavailable", run_id=self.run.id, error=exc.code)
+                    self.use_stream = False
+                else:
+                    # A dropped or silent stream: resume from the last event id after a pause.
+                    log.info("run.stream_dropped", run_id=self.run.id, error=exc.code)
+                    await self.close()
+                    await anyio.sleep(self.poll_interval_s)
+                    if await self.refresh():
+                        return
             await self.close()
         while True:
             await anyio.sleep(self.poll_interval_s)

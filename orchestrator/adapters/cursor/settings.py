@@ -76,7 +76,10 @@ def client_settings_from_env(env: Mapping[str, str]) -> CursorSettings:
 
 
 def build_http_client(
-    settings: CursorSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: CursorSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    max_connections: int = 50,
 ) -> httpx.AsyncClient:
     """One AsyncClient per process, explicit timeouts; creates raise the read timeout per call."""
     return httpx.AsyncClient(
@@ -86,7 +89,10 @@ def build_http_client(
             write=settings.write_timeout_s,
             pool=settings.connect_timeout_s,
         ),
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=min(max_connections, 20),
+        ),
         headers={"User-Agent": f"orchd/{__version__}"},
         follow_redirects=False,
         transport=transport,
