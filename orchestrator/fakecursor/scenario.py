@@ -1,0 +1,194 @@
+"""Scenario files: what the fake Cursor server does per Feature Unit and to the traffic.
+
+Run timings (`creating_s`, `duration_s`, heartbeats, stream retention) are *simulated* seconds,
+divided by `time_scale` to get real ones. Traffic faults (latency, 429/5xx/drop windows,
+`retry_after_s`) are *server clock* seconds since start, never scaled: they model the network.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from orchestrator.errors import LocatedError, ValidationFailed
+
+FinalStatus = Literal["FINISHED", "ERROR", "EXPIRED"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CreateError(_Strict):
+    """Reject `POST /v1/agents` for this FU, e.g. `{status: 403, code: repository_access}`."""
+
+    status: int = Field(ge=400, le=599)
+    code: str
+    message: str = "Scripted create failure."
+    times: PositiveInt | None = None  # None: every create; N: only the first N
+
+
+class FuBehaviour(_Strict):
+    """How a launched run behaves; per-FU entries override only the fields they set."""
+
+    creating_s: float = Field(default=5.0, ge=0)
+    duration_s: float = Field(default=60.0, ge=0)
+    final_status: FinalStatus = "FINISHED"
+    hang: bool = False
+    fail_first_attempts: int = Field(default=0, ge=0)
+    tool_calls: int = Field(default=3, ge=0)
+    result_text: str | None = None
+    error_message: str = "The agent hit an unrecoverable error."
+    create_error: CreateError | None = None
+    stream_expired: bool = False
+
+
+class TimeWindow(_Strict):
+    start_s: float = Field(ge=0)
+    end_s: float = Field(gt=0)
+
+
+class FaultRule(_Strict):
+    """Which API requests a fault hits: by request number, clock window or seeded rate."""
+
+    every_n_requests: PositiveInt | None = None
+    request_ranges: list[tuple[PositiveInt, PositiveInt]] = Field(default_factory=list)
+    windows: list[TimeWindow] = Field(default_factory=list)
+    rate: float = Field(default=0.0, ge=0, le=1)
+    paths: list[str] = Field(default_factory=list)  # path prefixes; empty: every API path
+    methods: list[str] = Field(default_factory=list)  # upper-case; empty: every method
+
+    def hits(self, request_no: int, t_s: float, method: str, path: str, rng: random.Random) -> bool:
+        """Decide for one request; draws from `rng` only when a rate is set (determinism)."""
+        if self.paths and not any(path.startswith(p) for p in self.paths):
+            return False
+        if self.methods and method.upper() not in self.methods:
+            return False
+        drawn = self.rate > 0 and rng.random() < self.rate
+        return (
+            drawn
+            or (self.every_n_requests is not None and request_no % self.every_n_requests == 0)
+            or any(lo <= request_no <= hi for lo, hi in self.request_ranges)
+            or any(w.start_s <= t_s < w.end_s for w in self.windows)
+        )
+
+
+class RateLimitRule(FaultRule):
+    retry_after_s: float = Field(default=1.0, ge=0)
+    limit: PositiveInt = 60
+    code: Literal["rate_limit_exceeded", "usage_limit_exceeded"] = "rate_limit_exceeded"
+
+    @property
+    def retry_after_header(self) -> str:
+        return str(math.ceil(self.retry_after_s))
+
+
+class ServerErrorRule(FaultRule):
+    status: Literal[500, 502, 503] = 500
+
+    @property
+    def code(self) -> str:
+        return {500: "internal_error", 502: "upstream_error", 503: "stream_unavailable"}[
+            self.status
+        ]
+
+
+class DropRule(FaultRule):
+    """Close the connection without a complete response; `after_handling` loses a done write."""
+
+    after_handling: bool = False
+
+
+class Scenario(_Strict):
+    time_scale: PositiveFloat = 1.0
+    seed: int = 0
+    defaults: FuBehaviour = Field(default_factory=FuBehaviour)
+    fus: dict[str, FuBehaviour] = Field(default_factory=dict)
+    latency_s: float = Field(default=0.0, ge=0)
+    rate_limit: RateLimitRule | None = None
+    server_errors: ServerErrorRule | None = None
+    drops: DropRule | None = None
+    usage_available: bool = True
+    heartbeat_interval_s: PositiveFloat = 30.0
+    stream_retention_s: float | None = Field(default=3600.0, ge=0)  # None: streams never expire
+    models: list[str] = Field(
+        default_factory=lambda: ["composer-2", "claude-4.6-sonnet-thinking", "gpt-5.2"]
+    )
+    api_key_name: str = "orchd fake key"
+
+    def behaviour_for(self, fu_id: str | None) -> FuBehaviour:
+        """Defaults overlaid with the FU's explicitly written fields."""
+        entry = self.fus.get(fu_id) if fu_id else None
+        if entry is None:
+            return self.defaults
+        return self.defaults.model_copy(update=entry.model_dump(exclude_unset=True))
+
+    def match_fu(self, *texts: str) -> str | None:
+        """The launch's FU: a scenario key, else any FU id, searched in the texts in order."""
+        for text in texts:
+            keys = sorted(self.fus, key=len, reverse=True)
+            for key in keys:
+                if re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", text):
+                    return key
+            found = _FU_ID.search(text)
+            if found:
+                return found.group(0)
+        return None
+
+
+_FU_ID = re.compile(r"(?<![\w-])FU-(?:\d{4}-\d{2}-[a-z0-9]+(?:-[a-z0-9]+)*|\d+)(?![\w-])")
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read a YAML or JSON scenario; errors name file:line:col and the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LocatedError(
+            str(path), None, None, "scenario", f"cannot read: {exc.strerror}"
+        ) from exc
+    data: Any
+    try:
+        data = json.loads(text) if path.suffix == ".json" else YAML(typ="rt").load(text)
+    except (json.JSONDecodeError, YAMLError) as exc:
+        raise LocatedError(str(path), None, None, "scenario", f"not valid: {exc}") from exc
+    try:
+        return Scenario.model_validate(data or {})
+    except ValidationError as exc:
+        raise ValidationFailed([_located(str(path), data, err) for err in exc.errors()]) from exc
+
+
+def _located(file: str, data: Any, err: Any) -> LocatedError:
+    loc: tuple[Any, ...] = tuple(err["loc"])
+    line, col = _position(data, loc)
+    field = ".".join(str(p) for p in loc) or "scenario"
+    return LocatedError(
+        file, line, col, field, err["msg"], "see orchestrator/fakecursor/scenario.py"
+    )
+
+
+def _position(data: Any, loc: tuple[Any, ...]) -> tuple[int | None, int | None]:
+    """1-based line/col of the deepest YAML node on `loc` (ruamel keeps 0-based positions)."""
+    line: int | None = None
+    col: int | None = None
+    node = data
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line, col = node.lc.key(part)
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line, col = node.lc.item(part)
+        else:
+            break
+        node = node[part]
+    if line is None or col is None:
+        return None, None
+    return line + 1, col + 1
