@@ -1,0 +1,347 @@
+"""Turn any parsed `agent_status.json` into a StatusFile, saying what was odd; never raises.
+
+Real files were written by the original script, by worker agents in their own clones, or by
+hand: statuses `blocked`/`deferred`, invented agent ids (`gpt-5.1-codex`), `completed_fus` as
+objects, `errors[]` with `timestamp` instead of `at`, microsecond and `Z` timestamps, three
+batches all numbered 0 (the script's parseInt). Normalise what can be, keep the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from orchestrator.models.batch_id import format_batch_id, parse_batch_id
+from orchestrator.models.status import (
+    BatchEntry,
+    BatchStatus,
+    ErrorEntry,
+    FuEntry,
+    FuStatus,
+    Gate,
+    OrchestratorEntry,
+    ReleaseStatus,
+    StatusFile,
+)
+
+_M = TypeVar("_M", bound=BaseModel)
+_CURSOR_AGENT_ID_RE = re.compile(r"^bc[-_][A-Za-z0-9-]+$")
+_FU_STATUS_ALIASES = {
+    "succeeded": FuStatus.COMPLETED,
+    "success": FuStatus.COMPLETED,
+    "done": FuStatus.COMPLETED,
+    "finished": FuStatus.COMPLETED,
+    "complete": FuStatus.COMPLETED,
+    "error": FuStatus.FAILED,
+    "errored": FuStatus.FAILED,
+    "in_progress": FuStatus.RUNNING,
+    "started": FuStatus.RUNNING,
+    "not_started": FuStatus.PENDING,
+    "queued": FuStatus.PENDING,
+}
+_NOT_WRITTEN_BY_ORCHD = {FuStatus.BLOCKED, FuStatus.DEFERRED}
+_FU_FIELDS = set(FuEntry.model_fields)
+_BATCH_FIELDS = set(BatchEntry.model_fields)
+_ORCH_FIELDS = set(OrchestratorEntry.model_fields)
+_ERROR_FIELDS = set(ErrorEntry.model_fields)
+_TOP_FIELDS = set(StatusFile.model_fields)
+
+
+class _Notes:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, text: str) -> None:
+        self.items.append(f"{where}: {text}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(value: Any, where: str, notes: _Notes, *, default: str | None = None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value if value is not None else default
+    if isinstance(value, bool | int | float):
+        notes.add(where, f"expected text, got {_short(value)}; converted")
+        return str(value)
+    notes.add(where, f"expected text, got {type(value).__name__}; dropped")
+    return default
+
+
+def _timestamp(value: Any, where: str, notes: _Notes) -> datetime | None:
+    """ISO text (with `Z`, microseconds, or naive = UTC) or epoch seconds/milliseconds."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value.strip())
+            if parsed.tzinfo is None:
+                notes.add(where, f"timestamp {value!r} has no time zone; assumed UTC")
+                parsed = parsed.replace(tzinfo=UTC)
+            return parsed
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = value / 1000 if value > 1e11 else value
+            notes.add(where, f"timestamp given as a number ({value}); read as epoch time")
+            return datetime.fromtimestamp(seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    notes.add(where, f"not a timestamp: {_short(value)}; dropped")
+    return None
+
+
+def _batch_id(value: Any, where: str, notes: _Notes) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return parse_batch_id(value)
+    except ValueError:
+        notes.add(where, f"not a batch id: {_short(value)}; dropped")
+        return None
+
+
+def _number(value: Any, where: str, notes: _Notes) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        notes.add(where, f"expected a number, got {_short(value)}; dropped")
+        return None
+    if not math.isfinite(value):
+        notes.add(where, f"not a finite number: {value}; dropped")
+        return None
+    return float(value)
+
+
+def _extras(raw: dict[str, Any], known: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if isinstance(k, str) and k not in known}
+
+
+def _fu_status(value: Any, where: str, notes: _Notes) -> str:
+    if not isinstance(value, str):
+        notes.add(where, f"status {_short(value)} is not text; read as pending")
+        return FuStatus.PENDING.value
+    lowered = value.strip().lower()
+    if lowered in {s.value for s in FuStatus}:
+        status = FuStatus(lowered)
+        if status in _NOT_WRITTEN_BY_ORCHD:
+            notes.add(where, f"status {value!r} was written by a worker or by hand, not by orchd")
+        elif lowered != value:
+            notes.add(where, f"status {value!r} normalised to {lowered!r}")
+        return status.value
+    if lowered in _FU_STATUS_ALIASES:
+        mapped = _FU_STATUS_ALIASES[lowered].value
+        notes.add(where, f"status {value!r} read as {mapped!r}")
+        return mapped
+    notes.add(where, f"unknown status {value!r}; kept as is")
+    return value
+
+
+def _fu(raw: Any, where: str, notes: _Notes) -> FuEntry | None:
+    if not isinstance(raw, dict):
+        notes.add(where, f"expected an object, got {_short(raw)}; dropped")
+        return None
+    fu_id = _text(raw.get("fu_id"), f"{where}.fu_id", notes)
+    if not fu_id:
+        notes.add(where, "entry has no fu_id; dropped")
+        return None
+    where = f"{where}[{fu_id}]"
+    agent = _text(raw.get("worker_agent_id"), f"{where}.worker_agent_id", notes)
+    if agent and not _CURSOR_AGENT_ID_RE.match(agent):
+        notes.add(
+            where, f"worker_agent_id {agent!r} is not a Cursor agent id; orchd won't adopt it"
+        )
+    progress = _number(raw.get("progress"), f"{where}.progress", notes) or 0.0
+    if progress > 1:
+        notes.add(where, f"progress {progress} read as a percentage")
+        progress = min(progress / 100, 1.0)
+    if progress < 0:
+        notes.add(where, f"negative progress {progress}; read as 0")
+        progress = 0.0
+    attempts_raw = raw.get("attempts", 0)
+    attempts = (
+        attempts_raw if isinstance(attempts_raw, int) and not isinstance(attempts_raw, bool) else 0
+    )
+    if attempts != attempts_raw:
+        notes.add(where, f"attempts {_short(attempts_raw)} is not a count; read as 0")
+    data: dict[str, Any] = _extras(raw, _FU_FIELDS)
+    data.update(
+        fu_id=fu_id,
+        worker_agent_id=agent,
+        status=_fu_status(raw.get("status", "pending"), where, notes),
+        progress=progress,
+        attempts=max(attempts, 0),
+        started_at=_timestamp(raw.get("started_at"), f"{where}.started_at", notes),
+        last_update=_timestamp(raw.get("last_update"), f"{where}.last_update", notes),
+        completed_at=_timestamp(raw.get("completed_at"), f"{where}.completed_at", notes),
+        duration_s=_number(raw.get("duration_s"), f"{where}.duration_s", notes),
+    )
+    for name in ("run_id", "priority", "risk_level", "branch", "pr_url", "error", "summary"):
+        data[name] = _text(raw.get(name), f"{where}.{name}", notes)
+    return _build(FuEntry, data, where, notes)
+
+
+def _build(model: type[_M], data: dict[str, Any], where: str, notes: _Notes) -> _M:
+    """Validate cleaned data; if an extra key still upsets pydantic, drop the extras."""
+    try:
+        return model.model_validate(data)
+    except (ValidationError, ValueError, TypeError):
+        known = {k: v for k, v in data.items() if k in model.model_fields}
+        notes.add(where, "unusual extra keys dropped")
+        return model.model_validate(known)
+
+
+def _batch(raw: Any, index: int, notes: _Notes) -> BatchEntry | None:
+    where = f"batches[{index}]"
+    if not isinstance(raw, dict):
+        notes.add(where, f"expected an object, got {_short(raw)}; dropped")
+        return None
+    batch_id = _batch_id(raw.get("batch_id"), f"{where}.batch_id", notes)
+    if batch_id is None:
+        notes.add(where, "batch has no usable batch_id; dropped")
+        return None
+    status = _text(raw.get("status"), f"{where}.status", notes, default="pending") or "pending"
+    if status not in {s.value for s in BatchStatus}:
+        notes.add(where, f"unknown batch status {status!r}; kept as is")
+    fus_raw = raw.get("feature_units", [])
+    if not isinstance(fus_raw, list):
+        notes.add(where, "feature_units is not a list; dropped")
+        fus_raw = []
+    fus = [
+        entry
+        for i, item in enumerate(fus_raw)
+        if (entry := _fu(item, f"{where}.feature_units[{i}]", notes)) is not None
+    ]
+    gate: Gate | None = None
+    if raw.get("gate") is not None:
+        try:
+            gate = Gate.model_validate(raw["gate"])
+        except (ValidationError, ValueError, TypeError):
+            notes.add(where, "gate is malformed; dropped")
+    data = _extras(raw, _BATCH_FIELDS)
+    data.update(
+        batch_id=batch_id,
+        status=status,
+        started_at=_timestamp(raw.get("started_at"), f"{where}.started_at", notes),
+        completed_at=_timestamp(raw.get("completed_at"), f"{where}.completed_at", notes),
+        feature_units=fus,
+        gate=gate,
+    )
+    return _build(BatchEntry, data, where, notes)
+
+
+def _orchestrator(raw: Any, notes: _Notes) -> OrchestratorEntry:
+    where = "orchestrator"
+    if not isinstance(raw, dict):
+        notes.add(where, "missing or not an object; using an empty one")
+        raw = {}
+    status = _text(raw.get("status"), f"{where}.status", notes, default="running") or "running"
+    if status not in {s.value for s in ReleaseStatus}:
+        notes.add(where, f"unknown release status {status!r}; kept as is")
+    pid = raw.get("pid")
+    if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int)):
+        notes.add(where, f"pid {_short(pid)} is not a number; dropped")
+        pid = None
+    awaiting = raw.get("awaiting")
+    if awaiting is not None and not isinstance(awaiting, dict):
+        notes.add(where, "awaiting is not an object; dropped")
+        awaiting = None
+    data = _extras(raw, _ORCH_FIELDS)
+    data.update(
+        agent_id=_text(raw.get("agent_id"), f"{where}.agent_id", notes, default="") or "",
+        started_at=_timestamp(raw.get("started_at"), f"{where}.started_at", notes),
+        current_batch=_batch_id(raw.get("current_batch"), f"{where}.current_batch", notes),
+        status=status,
+        pid=pid,
+        completed_at=_timestamp(raw.get("completed_at"), f"{where}.completed_at", notes),
+        awaiting=awaiting,
+    )
+    return _build(OrchestratorEntry, data, where, notes)
+
+
+def _error(raw: Any, index: int, notes: _Notes) -> ErrorEntry:
+    where = f"errors[{index}]"
+    if not isinstance(raw, dict):
+        notes.add(where, "a bare value instead of an object; kept as the message")
+        return ErrorEntry(message=raw if isinstance(raw, str) else _short(raw))
+    at_raw = raw.get("at")
+    if at_raw is None and "timestamp" in raw:
+        notes.add(where, "uses 'timestamp' instead of 'at'")
+        at_raw = raw.get("timestamp")
+    data = _extras(raw, _ERROR_FIELDS)
+    data.update(
+        at=_timestamp(at_raw, f"{where}.at", notes),
+        fu_id=_text(raw.get("fu_id"), f"{where}.fu_id", notes),
+        batch_id=_batch_id(raw.get("batch_id"), f"{where}.batch_id", notes),
+        message=_text(raw.get("message"), f"{where}.message", notes, default="") or "",
+    )
+    return _build(ErrorEntry, data, where, notes)
+
+
+def _completed(raw: Any, notes: _Notes) -> list[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        notes.add("completed_fus", "not a list; dropped")
+        return []
+    result: list[str] = []
+    objects = 0
+    for item in raw:
+        if isinstance(item, str):
+            fu_id: Any = item
+        elif isinstance(item, dict) and isinstance(item.get("fu_id"), str):
+            objects += 1
+            fu_id = item["fu_id"]
+        else:
+            notes.add("completed_fus", f"entry {_short(item)} has no FU id; dropped")
+            continue
+        if fu_id not in result:
+            result.append(fu_id)
+    if objects:
+        notes.add("completed_fus", f"{objects} entries are objects, not FU ids; read their fu_id")
+    return result
+
+
+def normalise_status(raw: Any) -> tuple[StatusFile, list[str]]:
+    """A StatusFile from any JSON value, plus one line per oddity found."""
+    notes = _Notes()
+    if not isinstance(raw, dict):
+        notes.add("agent_status.json", f"top level is {type(raw).__name__}, not an object")
+        raw = {}
+    release_id = _text(raw.get("release_id"), "release_id", notes, default="") or ""
+    if not release_id:
+        notes.add("release_id", "missing")
+    batches_raw = raw.get("batches", [])
+    if not isinstance(batches_raw, list):
+        notes.add("batches", "not a list; dropped")
+        batches_raw = []
+    batches = [b for i, item in enumerate(batches_raw) if (b := _batch(item, i, notes)) is not None]
+    counts: dict[Decimal, int] = {}
+    for batch in batches:
+        counts[batch.batch_id] = counts.get(batch.batch_id, 0) + 1
+    for batch_id, count in counts.items():
+        if count > 1:
+            notes.add(
+                "batches",
+                f"batch {format_batch_id(batch_id)} appears {count} times (the original "
+                "script's parseInt turned 0.5/0.6 into 0)",
+            )
+    errors_raw = raw.get("errors", [])
+    if not isinstance(errors_raw, list):
+        notes.add("errors", "not a list; kept as one message")
+        errors_raw = [errors_raw]
+    data = _extras(raw, _TOP_FIELDS)
+    data.update(
+        release_id=release_id,
+        orchestrator=_orchestrator(raw.get("orchestrator"), notes),
+        batches=batches,
+        errors=[_error(item, i, notes) for i, item in enumerate(errors_raw)],
+        completed_fus=_completed(raw.get("completed_fus"), notes),
+    )
+    status = _build(StatusFile, data, "agent_status.json", notes)
+    return status, notes.items
