@@ -75,6 +75,7 @@ class Batch(BaseModel):
     feature_units: tuple[str, ...]
     dependencies: tuple[str, ...] = ()
     title: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict)
     source: Source | None = None
 
 
@@ -175,6 +176,8 @@ class ReleasePlan(BaseModel):
     checkpoints: tuple[Checkpoint, ...] = ()
     warnings: tuple[Warning_, ...] = ()
     schedule_source: str = "manifest"
+    notes: tuple[str, ...] = ()
+    """Information, not problems (e.g. where the release dir was found); never errors."""
 
     def fu(self, fu_id: str) -> FeatureUnit:
         for unit in self.feature_units:
