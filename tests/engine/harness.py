@@ -1,0 +1,100 @@
+"""Run a release against the in-process fake Cursor server, on the event loop's (fake) time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from orchestrator.adapters.cursor.settings import CursorSettings
+from orchestrator.daemon import RunEnv, run_release
+from orchestrator.engine.settings import EngineSettings
+from orchestrator.engine.supervisor import ReleaseOutcome
+from orchestrator.fakecursor.app import FakeCursor
+from orchestrator.fakecursor.scenario import Scenario
+from orchestrator.fakecursor.transport import StreamingASGITransport
+from orchestrator.models.release import ReleasePlan
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+API_KEY = "sk-test-secret-4242"
+
+
+@dataclass
+class Ran:
+    outcome: ReleaseOutcome
+    fake: FakeCursor
+    status: dict[str, Any]
+    elapsed_s: float
+
+    def fu(self, fu_id: str) -> dict[str, Any]:
+        for batch in self.status["batches"]:
+            for entry in batch["feature_units"]:
+                if entry["fu_id"] == fu_id:
+                    return dict(entry)
+        raise KeyError(fu_id)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return self.fake.stats()
+
+
+def settings(**overrides: Any) -> EngineSettings:
+    base = EngineSettings(
+        repo_url="https://github.com/acme/neotoma",
+        poll_interval_s=10.0,
+        stale_after_s=15 * 60.0,
+        max_duration_s=120 * 60.0,
+        use_stream=True,
+        coalesce_s=0.0,
+    )
+    return replace(base, **overrides)
+
+
+async def run_on_fake(
+    plan: ReleasePlan,
+    scenario: Scenario,
+    tmp_path: Path,
+    *,
+    engine: EngineSettings | None = None,
+    abort_at_s: float | None = None,
+    existing: Any = None,
+    fake: FakeCursor | None = None,
+) -> Ran:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    fake = fake or FakeCursor(scenario, api_key=API_KEY, clock=loop.time)
+
+    def now() -> datetime:
+        return T0 + timedelta(seconds=loop.time() - start)
+
+    engine = replace(engine or settings(), now=now)
+    run_env = RunEnv(
+        cursor=CursorSettings(base_url="http://fake.cursor.test/v1", api_key=SecretStr(API_KEY)),
+        repo_url=engine.repo_url,
+        release_branch="main",
+    )
+    trigger: Callable[[], Awaitable[None]] | None = None
+    if abort_at_s is not None:
+        delay = abort_at_s
+
+        async def trigger() -> None:
+            await asyncio.sleep(delay)
+
+    path = tmp_path / "agent_status.json"
+    outcome = await run_release(
+        plan,
+        engine,
+        run_env,
+        path,
+        existing=existing,
+        transport=StreamingASGITransport(fake.app),
+        shutdown_trigger=trigger,
+        install_signal_handlers=False,
+    )
+    return Ran(outcome, fake, json.loads(path.read_text()), loop.time() - start)
