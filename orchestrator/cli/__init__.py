@@ -30,6 +30,9 @@ def _register_commands() -> None:
     from orchestrator.cli import doctor
 
     doctor.register(app)
+    from orchestrator.cli import fake_cursor
+
+    fake_cursor.register(app)
 
 
 _register_commands()

@@ -1,0 +1,116 @@
+"""Serving the fake over real loopback HTTP with uvicorn, in a task or as a process.
+
+Signals are data here: `serve_fake_cursor` never touches signal handlers (tests own them);
+`run_fake_cursor` turns SIGTERM/SIGINT into a graceful stop and a second one into a forced one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import anyio
+import uvicorn
+
+from orchestrator.fakecursor.app import DroppedConnection, FakeCursor
+
+_GRACEFUL_SHUTDOWN_S = 1.0  # open SSE streams of hung runs would otherwise block exit forever
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling, reporting readiness through an event."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = anyio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+    def bound_port(self) -> int:
+        return int(self.servers[0].sockets[0].getsockname()[1])
+
+
+class _HideScriptedDrops(logging.Filter):
+    """uvicorn logs every app exception; a scripted drop is intended, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, DroppedConnection)
+
+
+def _server(fake: FakeCursor, host: str, port: int) -> _EmbeddedServer:
+    logging.getLogger("uvicorn.error").addFilter(_HideScriptedDrops())
+    config = uvicorn.Config(
+        fake.app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_graceful_shutdown=int(_GRACEFUL_SHUTDOWN_S),
+    )
+    return _EmbeddedServer(config)
+
+
+async def _serve(server: _EmbeddedServer) -> None:
+    try:
+        await server.serve()
+    except SystemExit as exc:  # uvicorn exits the process when it cannot bind
+        raise OSError(f"fake cursor could not start: exit {exc.code}") from None
+    finally:
+        server.ready.set()  # wake a waiter even when startup failed
+
+
+@contextlib.asynccontextmanager
+async def serve_fake_cursor(
+    fake: FakeCursor, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
+    """Serve `fake` on loopback for the block; yields the base URL ending in `/v1`."""
+    server = _server(fake, host, port)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_serve, server)
+        await server.ready.wait()
+        if not server.started:
+            raise OSError(f"fake cursor could not listen on {host}:{port}")
+        try:
+            yield f"http://{host}:{server.bound_port()}/v1"
+        finally:
+            server.should_exit = True
+
+
+async def run_fake_cursor(
+    fake: FakeCursor, host: str, port: int, on_ready: Callable[[str], None]
+) -> None:
+    """Serve until SIGTERM/SIGINT (a second one forces exit); `on_ready` gets the base URL."""
+    server = _server(fake, host, port)
+    async with anyio.create_task_group() as tg:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+
+            async def stop_on_signals() -> None:
+                async for _ in signals:
+                    if server.should_exit:
+                        server.force_exit = True
+                    server.should_exit = True
+
+            tg.start_soon(stop_on_signals)
+            await _serve_reporting(server, on_ready, host)
+            tg.cancel_scope.cancel()
+
+
+async def _serve_reporting(
+    server: _EmbeddedServer, on_ready: Callable[[str], None], host: str
+) -> None:
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_serve, server)
+        await server.ready.wait()
+        if server.started:
+            on_ready(f"http://{host}:{server.bound_port()}/v1")
