@@ -1,0 +1,405 @@
+"""Load and validate a release: manifest, schedule markdown, integration tests, FU specs.
+
+The one entry point the CLI and daemon call. Everything found wrong is reported at once, one
+line per problem (`file:line:col: field: problem (fix)`), as ValidationFailed (exit 2);
+nothing is written, on success or failure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+
+from orchestrator.adapters.manifest_yaml import ManifestData, parse_manifest
+from orchestrator.core.integration_md import parse_integration_md
+from orchestrator.core.plan_checks import Finding, check_plan, derive_batches
+from orchestrator.core.schedule_md import MdSchedule, describe_difference, parse_schedule_md
+from orchestrator.core.status_normalise import normalise_status
+from orchestrator.errors import InputError, LocatedError, ValidationFailed
+from orchestrator.models.batch_id import format_batch_id
+from orchestrator.models.release import (
+    Batch,
+    FeatureUnit,
+    IntegrationTest,
+    ReleasePlan,
+    Source,
+    StrategyType,
+    Warning_,
+)
+from orchestrator.models.status import StatusFile
+
+RELEASE_ID_RE = re.compile(r"^v?\d+(?:\.\d+){0,3}(?:[-+][0-9A-Za-z]+(?:[.-][0-9A-Za-z]+)*)?$")
+MANIFEST = "manifest.yaml"
+SCHEDULE_MD = "execution_schedule.md"
+INTEGRATION_MD = "integration_tests.md"
+_SPEC_SKIP_DIRS = {"standards", "templates", "archive"}
+
+
+def _check_release_id(release_id: str) -> None:
+    if not RELEASE_ID_RE.match(release_id) or ".." in release_id:
+        raise LocatedError(
+            "<command line>",
+            None,
+            None,
+            "RELEASE_ID",
+            f"{release_id!r} is not a version-like release id",
+            "use a plain id such as v0.1.1 (no slashes, no '..', not a path)",
+        )
+
+
+def _locate(release_id: str, repo_root: Path, release_dir: Path | None) -> tuple[Path, str | None]:
+    """The release directory, and a note when it was found somewhere other than in_progress/."""
+    _check_release_id(release_id)
+    if release_dir is not None:
+        if not release_dir.is_dir():
+            raise LocatedError(
+                str(release_dir),
+                None,
+                None,
+                "--release-dir",
+                "not a directory",
+                "pass the folder that holds manifest.yaml",
+            )
+        return release_dir, None
+    releases = repo_root / "docs" / "releases"
+    primary = releases / "in_progress" / release_id
+    candidates = [primary, releases / release_id]
+    archived = releases / "archived"
+    if archived.is_dir():
+        candidates += sorted(p / release_id for p in archived.iterdir() if p.is_dir())
+    for candidate in candidates:
+        if (candidate / MANIFEST).is_file():
+            note = (
+                None
+                if candidate == primary
+                else f"release dir: {primary} has no {MANIFEST}; using {candidate}"
+            )
+            return candidate, note
+    raise LocatedError(
+        str(primary / MANIFEST),
+        None,
+        None,
+        "release",
+        "not found (also looked in " + ", ".join(str(c) for c in candidates[1:]) + ")",
+        "check --repo-root, or pass --release-dir",
+    )
+
+
+def resolve_release_dir(release_id: str, repo_root: Path, release_dir: Path | None) -> Path:
+    """`<repo>/docs/releases/in_progress/<id>`, else `docs/releases/<id>`, else archived/*/<id>."""
+    return _locate(release_id, repo_root, release_dir)[0]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LocatedError(
+            str(path), None, None, path.name, "not UTF-8 text", "re-save as UTF-8"
+        ) from exc
+    except OSError as exc:
+        raise LocatedError(
+            str(path), None, None, path.name, f"cannot read: {exc.strerror}"
+        ) from exc
+
+
+def _schedule(
+    data: ManifestData, md: MdSchedule | None, md_file: str, units: Iterable[FeatureUnit]
+) -> tuple[list[Batch], str, list[Finding]]:
+    """Batches from the manifest, else the markdown, else derived; with the warnings that says."""
+    warnings: list[Finding] = []
+    md_batches = [
+        Batch(
+            batch_id=b.batch_id,
+            feature_units=b.feature_units,
+            dependencies=b.dependencies,
+            title=b.title,
+            source=Source(file=md_file, line=b.line),
+        )
+        for b in (md.batches if md else ())
+    ]
+    if md is not None:
+        for line, note in md.notes:
+            warnings.append(
+                Finding(
+                    "warning", "schedule_md", SCHEDULE_MD, note, "", Source(file=md_file, line=line)
+                )
+            )
+    if data.batches is not None:
+        if md_batches:
+
+            def as_map(batches: list[Batch]) -> dict[Decimal, frozenset[str]]:
+                return {
+                    b.batch_id: frozenset(f for f in b.feature_units if f not in data.deferred)
+                    for b in batches
+                    if any(f not in data.deferred for f in b.feature_units)
+                }
+
+            ours, theirs = as_map(data.batches), as_map(md_batches)
+            if ours != theirs:
+                warnings.append(
+                    Finding(
+                        "warning",
+                        "schedule_disagrees",
+                        SCHEDULE_MD,
+                        f"batches differ from manifest.yaml ({describe_difference(ours, theirs)}); "
+                        "the manifest wins",
+                        "make the two agree",
+                        Source(
+                            file=md_file,
+                            line=md_batches[0].source.line if md_batches[0].source else None,
+                        ),
+                    )
+                )
+            titles = {b.batch_id: b.title for b in md_batches}
+            batches = [
+                b if b.title else b.model_copy(update={"title": titles.get(b.batch_id, "")})
+                for b in data.batches
+            ]
+            return batches, "manifest.yaml", warnings
+        return list(data.batches), "manifest.yaml", warnings
+    if md_batches and any(b.feature_units for b in md_batches):
+        origin = md.origin if md else ""
+        return md_batches, f"{SCHEDULE_MD} ({origin})", warnings
+    derived = list(derive_batches(list(units), set(data.deferred)))
+    if derived:
+        warnings.append(
+            Finding(
+                "warning",
+                "derived_batches",
+                "execution_schedule",
+                f"no batches in manifest.yaml or {SCHEDULE_MD}: derived {len(derived)} "
+                "batches from the FU dependencies (topological layers)",
+                "add execution_schedule.batches to choose them",
+            )
+        )
+    return derived, "derived from dependencies", warnings
+
+
+def find_spec(repo_root: Path, fu_id: str) -> str | None:
+    """`docs/feature_units/<state>/<FU>/<FU>_spec.md` (or any *spec*.md there), repo-relative."""
+    base = repo_root / "docs" / "feature_units"
+    if not base.is_dir():
+        return None
+    states = sorted(p for p in base.iterdir() if p.is_dir() and p.name not in _SPEC_SKIP_DIRS)
+    for state in states:
+        for candidate in (state / fu_id / f"{fu_id}_spec.md", state / f"{fu_id}_spec.md"):
+            if candidate.is_file():
+                return candidate.relative_to(repo_root).as_posix()
+        folder = state / fu_id
+        if folder.is_dir():
+            specs = sorted(p for p in folder.glob("*spec*.md") if p.is_file())
+            if specs:
+                return specs[0].relative_to(repo_root).as_posix()
+    return None
+
+
+def _with_specs(
+    units: list[FeatureUnit], repo_root: Path, where: Source
+) -> tuple[list[FeatureUnit], list[Finding]]:
+    result: list[FeatureUnit] = []
+    missing: list[str] = []
+    for unit in units:
+        spec = unit.spec_path or find_spec(repo_root, unit.id)
+        if spec is None:
+            missing.append(unit.id)
+        result.append(unit.model_copy(update={"spec_path": spec}))
+    warnings = []
+    if missing:
+        warnings.append(
+            Finding(
+                "warning",
+                "no_spec",
+                "feature_units",
+                f"no spec found under docs/feature_units/ for {', '.join(missing)}",
+                "add docs/feature_units/<state>/<FU>/<FU>_spec.md so workers can read it",
+                where,
+            )
+        )
+    return result, warnings
+
+
+def _test_findings(
+    tests: tuple[IntegrationTest, ...], batch_ids: set[Decimal], file: str
+) -> list[Finding]:
+    found: list[Finding] = []
+    unbatched = [t.id for t in tests if not t.batches]
+    if unbatched:
+        found.append(
+            Finding(
+                "warning",
+                "test_without_batch",
+                INTEGRATION_MD,
+                f"{', '.join(unbatched)} name no batch: they run only in the final full suite",
+                "add `**Batches Covered:** …` to each test",
+                Source(file=file),
+            )
+        )
+    for test in tests:
+        unknown = [format_batch_id(b) for b in test.batches if b not in batch_ids]
+        if unknown:
+            found.append(
+                Finding(
+                    "warning",
+                    "test_unknown_batch",
+                    f"{INTEGRATION_MD}[{test.id}]",
+                    f"covers batch {', '.join(unknown)}, which is not in the plan: not gated there",
+                    "fix `Batches Covered`",
+                    test.source,
+                )
+            )
+    return found
+
+
+def _to_error(finding: Finding) -> LocatedError:
+    src = finding.source
+    return LocatedError(
+        src.file if src else MANIFEST,
+        src.line if src else None,
+        src.col if src else None,
+        finding.field,
+        finding.problem,
+        finding.fix,
+    )
+
+
+def load_release(
+    release_id: str,
+    *,
+    repo_root: Path,
+    release_dir: Path | None = None,
+    strategy_override: StrategyType | None = None,
+    strict: bool = False,
+    strict_batches: bool = False,
+) -> ReleasePlan:
+    """The validated plan; raises ValidationFailed (exit 2) listing every problem found."""
+    folder, note = _locate(release_id, repo_root, release_dir)
+    manifest_file = str(folder / MANIFEST)
+    where = Source(file=manifest_file)
+    data, col = parse_manifest(
+        _read_text(folder / MANIFEST), file=manifest_file, strategy_override=strategy_override
+    )
+    errors: list[LocatedError] = list(col.errors)
+    warnings: list[Finding] = list(col.warnings)
+    if data.release_id is None and not errors:
+        errors.append(
+            LocatedError(
+                manifest_file, 1, 1, "release.id", "missing", f"add `release: {{id: {release_id}}}`"
+            )
+        )
+    elif data.release_id is not None and data.release_id != release_id:
+        line, column = data.release_pos or (None, None)
+        errors.append(
+            LocatedError(
+                manifest_file,
+                line,
+                column,
+                "release.id",
+                f"is {data.release_id!r} but release {release_id!r} was asked for",
+                "pass the id the manifest declares, or fix release.id",
+            )
+        )
+
+    md_path, it_path = folder / SCHEDULE_MD, folder / INTEGRATION_MD
+    md = parse_schedule_md(_read_text(md_path)) if md_path.is_file() else None
+    titles = md.fu_titles if md else {}
+    units = [
+        u if u.name or u.id not in titles else u.model_copy(update={"name": titles[u.id]})
+        for u in data.feature_units
+    ]
+    batches, schedule_source, schedule_warnings = _schedule(data, md, str(md_path), units)
+    warnings += [
+        w if w.source else Finding(w.severity, w.code, w.field, w.problem, w.fix, where)
+        for w in schedule_warnings
+    ]
+    tests = (
+        parse_integration_md(_read_text(it_path), file=str(it_path)) if it_path.is_file() else ()
+    )
+
+    raw = ReleasePlan(
+        release_id=release_id,
+        name=data.name,
+        status=data.status,
+        release_dir=str(folder),
+        limits=data.limits,
+        feature_units=tuple(units),
+        batches=tuple(batches),
+        deferred=tuple(data.deferred),
+        integration_tests=tests,
+        checkpoints=tuple(data.checkpoints),
+        schedule_source=schedule_source,
+    )
+    findings = check_plan(
+        raw, strict_batches=strict_batches, where=where, limit_sources=data.limit_sources
+    )
+    errors += [_to_error(f) for f in findings if f.severity == "error"]
+    warnings += [f for f in findings if f.severity == "warning"]
+
+    running = [b for b in batches if any(f not in data.deferred for f in b.feature_units)]
+    batch_ids = {b.batch_id for b in running}
+    for checkpoint in data.checkpoints:
+        if checkpoint.after_batch not in batch_ids:
+            src = checkpoint.source or where
+            errors.append(
+                LocatedError(
+                    src.file,
+                    src.line,
+                    src.col,
+                    f"checkpoints.checkpoint_{checkpoint.name}_after_batch",
+                    f"batch {format_batch_id(checkpoint.after_batch)} is not in the plan: "
+                    "the review pause would never happen",
+                    "use one of: " + ", ".join(format_batch_id(b) for b in sorted(batch_ids)),
+                )
+            )
+    warnings += _test_findings(tests, batch_ids, str(it_path))
+    kept = [u for u in units if u.id not in data.deferred]
+    kept, spec_warnings = _with_specs(kept, repo_root, where)
+    warnings += spec_warnings
+
+    if strict:
+        errors += [_to_error(w) for w in warnings]
+    if errors:
+        raise ValidationFailed(errors)
+    final_batches = tuple(
+        b.model_copy(
+            update={"feature_units": tuple(f for f in b.feature_units if f not in data.deferred)}
+        )
+        for b in running
+    )
+    return raw.model_copy(
+        update={
+            "feature_units": tuple(kept),
+            "batches": final_batches,
+            "warnings": tuple(
+                Warning_(
+                    code=w.code,
+                    message=w.render().removeprefix(f"{w.source.render()}: " if w.source else ""),
+                    source=w.source,
+                )
+                for w in warnings
+            ),
+            "notes": (note,) if note else (),
+        }
+    )
+
+
+def load_status_file(path: Path) -> tuple[StatusFile, list[str]]:
+    """Read an existing agent_status.json whoever wrote it; only non-JSON is an error."""
+    text = _read_text(path)
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LocatedError(
+            str(path),
+            exc.lineno,
+            exc.colno,
+            path.name,
+            f"not valid JSON: {exc.msg}",
+            "fix or remove the file",
+        ) from exc
+    except RecursionError as exc:
+        raise InputError(f"{path}: JSON nested too deeply") from exc
+    return normalise_status(raw)
