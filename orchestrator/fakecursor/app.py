@@ -68,10 +68,24 @@ class FakeCursor:
         self.scenario = scenario or self.scenario
         self.time_scale = time_scale if time_scale is not None else self.scenario.time_scale
         self._t0: float | None = None
+        self._changed: anyio.Event | None = None
         self.epoch = utcnow()
         self.sim = Simulation(self.scenario, self.epoch)
         self.log = RequestLog()
         self.fault_rng = random.Random(self.scenario.seed)
+
+    async def wait_for_change(self, timeout_s: float) -> None:
+        """Sleep up to `timeout_s` real seconds, waking early when a run is cancelled."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        with anyio.move_on_after(timeout_s):
+            await self._changed.wait()
+
+    def notify_change(self) -> None:
+        """Wake streams waiting on silent runs (a cancel or delete ends them)."""
+        if self._changed is not None:
+            self._changed.set()
+        self._changed = None
 
     def clock_s(self) -> float:
         """Server clock seconds since the fake started (unscaled)."""

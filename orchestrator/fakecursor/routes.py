@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from orchestrator.fakecursor.app import FakeCursor
 
 Handler = Callable[[Request], Awaitable[Response]]
-_IDLE_POLL_MAX_S = 1.0  # real seconds a silent stream waits before re-checking for a cancel
+_IDLE_WAIT_S = 3600.0  # real seconds a silent (hung) stream waits; a cancel wakes it earlier
 _MIN_SLEEP_S = 0.001
 
 
@@ -64,7 +64,9 @@ def build_routes(fake: FakeCursor) -> list[Route]:
         return JSONResponse(sim().render_agent(found, fake.sim_s()))
 
     async def delete_agent(request: Request) -> Response:
-        return JSONResponse(sim().delete_agent(agent_id(request), fake.sim_s()))
+        deleted = sim().delete_agent(agent_id(request), fake.sim_s())
+        fake.notify_change()
+        return JSONResponse(deleted)
 
     async def create_run(request: Request) -> Response:
         aid = agent_id(request)
@@ -88,7 +90,9 @@ def build_routes(fake: FakeCursor) -> list[Route]:
 
     async def cancel_run(request: Request) -> Response:
         aid, rid = agent_id(request), str(request.path_params["runId"])
-        return JSONResponse(sim().cancel_run(aid, rid, fake.sim_s()))
+        cancelled = sim().cancel_run(aid, rid, fake.sim_s())
+        fake.notify_change()
+        return JSONResponse(cancelled)
 
     async def usage(request: Request) -> Response:
         run_id = request.query_params.get("runId")
@@ -219,7 +223,6 @@ async def _sse(fake: FakeCursor, run: Run, position: int) -> AsyncIterator[str]:
     first: dict[str, Any] = {"runId": run.id, "status": run.status(connected_s)}
     yield StreamEvent(connected_s, "status", first, None).encode()
     scale = fake.time_scale
-    idle_s = min(_IDLE_POLL_MAX_S, fake.scenario.heartbeat_interval_s / scale)
     while True:
         now_s = fake.sim_s()
         events = _events(fake, run)
@@ -233,5 +236,7 @@ async def _sse(fake: FakeCursor, run: Run, position: int) -> AsyncIterator[str]:
                 return
         if position >= len(events) and run.status(now_s) in TERMINAL:
             return  # defensive: a terminal timeline always ends with `done`
-        wait_s = idle_s if position >= len(events) else (events[position].t_s - now_s) / scale
-        await anyio.sleep(max(min(wait_s, idle_s), _MIN_SLEEP_S))
+        if position >= len(events):
+            await fake.wait_for_change(_IDLE_WAIT_S)
+        else:
+            await anyio.sleep(max((events[position].t_s - now_s) / scale, _MIN_SLEEP_S))

@@ -130,7 +130,8 @@ class Scenario(_Strict):
         entry = self.fus.get(fu_id) if fu_id else None
         if entry is None:
             return self.defaults
-        return self.defaults.model_copy(update=entry.model_dump(exclude_unset=True))
+        merged = {**self.defaults.model_dump(), **entry.model_dump(exclude_unset=True)}
+        return FuBehaviour.model_validate(merged)
 
     def match_fu(self, *texts: str) -> str | None:
         """The launch's FU: a scenario key, else any FU id, searched in the texts in order."""
