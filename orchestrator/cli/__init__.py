@@ -33,6 +33,9 @@ def _register_commands() -> None:
     from orchestrator.cli import fake_cursor
 
     fake_cursor.register(app)
+    from orchestrator.cli import validate
+
+    validate.register(app)
 
 
 _register_commands()

@@ -1,0 +1,68 @@
+"""`orchd validate` (print the plan or every problem) and `orchd schema` (JSON Schemas)."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.adapters.plan_report import render_plan
+from orchestrator.adapters.release_loader import load_release
+from orchestrator.errors import ExitCode, InputError, ValidationFailed
+from orchestrator.models.release import ReleasePlan, StrategyType
+from orchestrator.models.status import StatusFile
+
+
+class SchemaName(StrEnum):
+    MANIFEST = "manifest"
+    STATUS = "status"
+
+
+def validate(
+    release_id: Annotated[str, typer.Argument(help="Release id, e.g. v0.1.1.")],
+    repo_root: Annotated[Path, typer.Option(help="Root of the neotoma checkout.")] = Path("."),
+    release_dir: Annotated[
+        Path | None, typer.Option(help="Release folder (default: docs/releases/…/<id>).")
+    ] = None,
+    strategy: Annotated[
+        StrategyType | None, typer.Option(help="Override execution_strategy.type.")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+    strict_batches: Annotated[
+        bool, typer.Option(help="Also check the seed's rule: a batch waits for all earlier ones.")
+    ] = False,
+) -> None:
+    """Read a release's files and print the plan; exit 2 with one line per problem."""
+    try:
+        plan = load_release(
+            release_id,
+            repo_root=repo_root,
+            release_dir=release_dir,
+            strategy_override=strategy,
+            strict=strict,
+            strict_batches=strict_batches,
+        )
+    except ValidationFailed as exc:
+        for error in exc.errors:
+            typer.echo(error.render(), err=True)
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
+    except InputError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
+    typer.echo(render_plan(plan), nl=False)
+
+
+def schema(
+    name: Annotated[SchemaName, typer.Argument(help="manifest (the plan) or status.")],
+) -> None:
+    """Print the JSON Schema of the release plan or of agent_status.json."""
+    model = ReleasePlan if name is SchemaName.MANIFEST else StatusFile
+    typer.echo(json.dumps(model.model_json_schema(), indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)
+    app.command("schema")(schema)
