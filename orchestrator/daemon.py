@@ -25,10 +25,13 @@ from orchestrator.adapters.cursor.settings import (
     build_http_client,
     client_settings_from_env,
 )
+from orchestrator.adapters.prompt_template import load_prompt_template
+from orchestrator.adapters.release_loader import load_release, load_status_file
+from orchestrator.engine.configure import Overrides, engine_settings
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.supervisor import ReleaseOutcome, StatusWriterHook, Supervisor
 from orchestrator.errors import ExitCode, InputError
-from orchestrator.models.release import ReleasePlan
+from orchestrator.models.release import ReleasePlan, StrategyType
 from orchestrator.models.status import ReleaseStatus, StatusFile
 
 log = structlog.get_logger("orchd.daemon")
@@ -144,3 +147,61 @@ async def run_release(
             outcome = await supervisor.run()
             group.cancel_scope.cancel()
     return outcome
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything `orchd start` checked before it writes anything."""
+
+    plan: ReleasePlan
+    settings: EngineSettings
+    run_env: RunEnv
+    status_path: Path
+    existing: StatusFile | None
+    existing_notes: tuple[str, ...]
+
+
+def prepare_start(
+    release_id: str,
+    *,
+    repo_root: Path,
+    release_dir: Path | None,
+    strategy: StrategyType | None,
+    strict: bool,
+    overrides: Overrides,
+    prompt_template: Path | None,
+    env: Mapping[str, str],
+) -> Prepared:
+    """Check env, release files and template; raise InputError (exit 2) before any write."""
+    run_env = env_for_start(env)
+    plan = load_release(
+        release_id,
+        repo_root=repo_root,
+        release_dir=release_dir,
+        strategy_override=strategy,
+        strict=strict,
+        strict_batches=overrides.strict_batches,
+    )
+    template_path = prompt_template or _template_from_plan(plan, repo_root)
+    settings = engine_settings(
+        plan,
+        overrides,
+        repo_url=run_env.repo_url,
+        release_branch=run_env.release_branch,
+        prompt_template=load_prompt_template(template_path),
+        env=env,
+    )
+    status_path = status_path_for(plan, repo_root)
+    existing: StatusFile | None = None
+    notes: tuple[str, ...] = ()
+    if status_path.exists():
+        existing, odd = load_status_file(status_path)
+        notes = tuple(odd)
+    return Prepared(plan, settings, run_env, status_path, existing, notes)
+
+
+def _template_from_plan(plan: ReleasePlan, repo_root: Path) -> Path | None:
+    if not plan.limits.prompt_template:
+        return None
+    path = Path(plan.limits.prompt_template)
+    return path if path.is_absolute() else repo_root / path

@@ -102,7 +102,9 @@ class ProgressView:
     def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
         self.stream = stream or sys.stdout
         self.live_mode = self.stream.isatty() if live is None else live
-        self.console = Console(file=self.stream, soft_wrap=True)
+        # Piped output (CI, journald, files) gets a wide table instead of rich's 80 columns.
+        width = None if self.stream.isatty() else 160
+        self.console = Console(file=self.stream, soft_wrap=True, width=width)
         self._seen: dict[str, str] = {}
         self._live: Live | None = None
 

@@ -33,6 +33,12 @@ def _register_commands() -> None:
     from orchestrator.cli import fake_cursor
 
     fake_cursor.register(app)
+    from orchestrator.cli import start
+
+    start.register(app)
+    from orchestrator.cli import demo
+
+    demo.register(app)
     from orchestrator.cli import validate
 
     validate.register(app)

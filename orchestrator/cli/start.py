@@ -1,0 +1,183 @@
+"""`orchd start` and `orchd status`: run a release in the foreground, show its status file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import typer
+
+from orchestrator.adapters.console import ProgressView, status_table
+from orchestrator.adapters.logging import configure_logging
+from orchestrator.adapters.release_loader import (
+    load_release,
+    load_status_file,
+    resolve_release_dir,
+)
+from orchestrator.adapters.status_store import read_bytes_locked
+from orchestrator.daemon import (
+    EXIT_FOR_STATUS,
+    Prepared,
+    prepare_start,
+    release_lock,
+    run_release,
+    status_path_for,
+)
+from orchestrator.engine.configure import Overrides
+from orchestrator.errors import ExitCode, InputError, OrchdError
+from orchestrator.models.release import StrategyType
+
+RepoRoot = Annotated[
+    Path, typer.Option("--repo-root", help="Root of the repository holding docs/releases/.")
+]
+ReleaseDir = Annotated[
+    Path | None,
+    typer.Option("--release-dir", help="Release directory (default docs/releases/in_progress/ID)."),
+]
+
+
+def fail(exc: OrchdError) -> typer.Exit:
+    """Print an expected error in one line per problem and pick its exit code."""
+    typer.echo(f"orchd: {exc}", err=True)
+    return typer.Exit(int(exc.exit_code))
+
+
+def start(
+    release_id: Annotated[str, typer.Argument(help="Release id, e.g. v0.1.1.")],
+    repo_root: RepoRoot = Path("."),
+    release_dir: ReleaseDir = None,
+    strategy: Annotated[
+        StrategyType | None, typer.Option(help="Use when the manifest has no strategy type.")
+    ] = None,
+    poll_interval: Annotated[
+        float | None, typer.Option("--poll-interval", help="Seconds between run polls.")
+    ] = None,
+    stale_after: Annotated[
+        float | None, typer.Option("--stale-after", help="Minutes without progress = stale.")
+    ] = None,
+    max_duration: Annotated[
+        float | None, typer.Option("--max-duration", help="Default minutes before a run times out.")
+    ] = None,
+    retry_backoff: Annotated[
+        float | None, typer.Option("--retry-backoff", help="Seconds before the first retry.")
+    ] = None,
+    strict_batches: Annotated[
+        bool, typer.Option(help="A batch starts only when every earlier batch is complete.")
+    ] = False,
+    strict: Annotated[bool, typer.Option(help="Treat validation warnings as errors.")] = False,
+    stream: Annotated[
+        bool | None, typer.Option("--stream/--no-stream", help="Follow runs by SSE (else poll).")
+    ] = None,
+    prompt_template: Annotated[
+        Path | None, typer.Option(help="Worker prompt template (default config/worker_prompt.md).")
+    ] = None,
+    live: Annotated[
+        bool | None, typer.Option("--live/--plain", help="Live table (default on a TTY).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Run a release to its end. Exit 0 done, 1 failed, 2 bad input, 3 aborted."""
+    configure_logging(level=log_level)
+    overrides = Overrides(
+        poll_interval_s=poll_interval,
+        stale_after_minutes=stale_after,
+        max_duration_minutes=max_duration,
+        strict_batches=strict_batches,
+        use_stream=stream,
+        retry_backoff_s=retry_backoff,
+    )
+    template = prompt_template
+    if template is None and (repo_root / "config" / "worker_prompt.md").is_file():
+        template = repo_root / "config" / "worker_prompt.md"
+    try:
+        prepared = prepare_start(
+            release_id,
+            repo_root=repo_root,
+            release_dir=release_dir,
+            strategy=strategy,
+            strict=strict,
+            overrides=overrides,
+            prompt_template=template,
+            env=os.environ,
+        )
+    except OrchdError as exc:
+        raise fail(exc) from None
+    raise typer.Exit(int(run_prepared(prepared, live=live)))
+
+
+def run_prepared(prepared: Prepared, *, live: bool | None = None, **kwargs: Any) -> ExitCode:
+    """Run in the foreground with the progress view; print the summary; return the exit code."""
+    for line in prepared.plan.warnings:
+        typer.echo(f"warning: {line.render()}", err=True)
+    for note in prepared.existing_notes:
+        typer.echo(f"note: {prepared.status_path}: {note}", err=True)
+    try:
+        with release_lock(prepared.status_path), ProgressView(live=live) as view:
+            outcome = anyio.run(
+                lambda: run_release(
+                    prepared.plan,
+                    prepared.settings,
+                    prepared.run_env,
+                    prepared.status_path,
+                    existing=prepared.existing,
+                    on_change=view,
+                    **kwargs,
+                )
+            )
+    except OrchdError as exc:
+        raise fail(exc) from None
+    view.summary(outcome.snapshot)
+    typer.echo(
+        f"release {prepared.plan.release_id}: {outcome.status.value} "
+        f"(status file {prepared.status_path})"
+    )
+    return EXIT_FOR_STATUS[outcome.status]
+
+
+def status(
+    release_id: Annotated[str, typer.Argument(help="Release id, e.g. v0.1.1.")],
+    repo_root: RepoRoot = Path("."),
+    release_dir: ReleaseDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the file as it is.")] = False,
+) -> None:
+    """Show a release's agent_status.json as a table (or raw with --json)."""
+    try:
+        path = _status_path(release_id, repo_root, release_dir)
+    except OrchdError as exc:
+        raise fail(exc) from None
+    if not path.exists():
+        typer.echo(f"orchd: {path}: no status file yet (run `orchd start {release_id}`)", err=True)
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+    if as_json:
+        typer.echo(read_bytes_locked(path).decode(), nl=False)
+        return
+    try:
+        snapshot, notes = load_status_file(path)
+    except OrchdError as exc:
+        raise fail(exc) from None
+    view = ProgressView(live=False)
+    view.console.print(status_table(snapshot))
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    if snapshot.errors:
+        typer.echo(f"{len(snapshot.errors)} error(s); last: {snapshot.errors[-1].message}")
+    awaiting = snapshot.orchestrator.awaiting
+    if awaiting:
+        typer.echo(f"awaiting: {json.dumps(awaiting)}")
+
+
+def _status_path(release_id: str, repo_root: Path, release_dir: Path | None) -> Path:
+    """The manifest's status_file when the manifest loads, else the release dir's file."""
+    try:
+        plan = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
+    except InputError:
+        return resolve_release_dir(release_id, repo_root, release_dir) / "agent_status.json"
+    return status_path_for(plan, repo_root)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(start)
+    app.command()(status)
