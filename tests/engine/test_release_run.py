@@ -186,3 +186,86 @@ async def test_the_api_key_never_reaches_the_status_file_or_logs(tmp_path: Path)
     assert API_KEY not in (tmp_path / "agent_status.json").read_text()
     assert API_KEY not in repr(logs)
     assert ran.outcome.status is ReleaseStatus.COMPLETED
+
+
+async def test_a_429_storm_slows_launches_but_loses_nothing(tmp_path: Path) -> None:
+    from orchestrator.fakecursor.scenario import RateLimitRule, TimeWindow
+
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN),
+        rate_limit=RateLimitRule(
+            windows=[TimeWindow(start_s=0, end_s=5 * MIN)], retry_after_s=20, paths=["/v1/agents"]
+        ),
+    )
+    ran = await run_on_fake(seven_fu_plan(), scenario, tmp_path)
+    stats = ran.stats
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert stats["rate_limited"] > 0
+    assert stats["launches_per_fu"] == {fu_id: 1 for fu_id in ran.status["completed_fus"]}
+    assert len(ran.status["completed_fus"]) == 7
+    assert min(run["created_s"] for run in stats["runs"]) >= 5 * MIN
+
+
+async def test_restart_adopts_the_running_agent_instead_of_launching_a_second(
+    tmp_path: Path,
+) -> None:
+    """After a crash, the new process re-derives the same agentId and follows that run."""
+    import asyncio
+
+    import httpx
+
+    from orchestrator.adapters.cursor.client import CursorClient
+    from orchestrator.adapters.cursor.models import CreateAgentRequest, Prompt
+    from orchestrator.core.agent_ids import agent_id_for
+    from orchestrator.fakecursor.app import FakeCursor
+    from orchestrator.fakecursor.transport import StreamingASGITransport
+    from orchestrator.models.status import StatusFile
+
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=30 * MIN))
+    p = plan([fu("FU-1"), fu("FU-2", "FU-1")], [("0", ["FU-1"]), ("1", ["FU-2"])])
+    fake = FakeCursor(scenario, api_key=API_KEY, clock=asyncio.get_running_loop().time)
+    agent_id = agent_id_for(p.release_id, "FU-1", 1)
+    async with httpx.AsyncClient(transport=StreamingASGITransport(fake.app)) as http:
+        client = CursorClient(http, base_url="http://fake.test/v1", api_key=API_KEY)
+        await client.create_agent(
+            CreateAgentRequest(prompt=Prompt(text="FU-1 before the crash"), agent_id=agent_id)
+        )
+    crashed = StatusFile.model_validate(
+        {
+            "release_id": p.release_id,
+            "orchestrator": {"agent_id": "orchd_old", "status": "running"},
+            "batches": [
+                {
+                    "batch_id": 0,
+                    "status": "running",
+                    "feature_units": [
+                        {
+                            "fu_id": "FU-1",
+                            "status": "running",
+                            "attempts": 1,
+                            "worker_agent_id": agent_id,
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    ran = await run_on_fake(p, scenario, tmp_path, existing=crashed, fake=fake)
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.fu("FU-1")["worker_agent_id"] == agent_id
+    assert ran.fu("FU-1")["attempts"] == 1
+    assert ran.stats["launches_per_fu"] == {"FU-1": 1, "FU-2": 1}
+    assert ran.stats["agents_total"] == 2
+
+
+async def test_restart_skips_fus_an_earlier_run_completed(tmp_path: Path) -> None:
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=MIN))
+    p = plan([fu("FU-1"), fu("FU-2", "FU-1")], [("0", ["FU-1"]), ("1", ["FU-2"])])
+    first = await run_on_fake(p, scenario, tmp_path)
+    from orchestrator.models.status import StatusFile
+
+    again = await run_on_fake(
+        p, scenario, tmp_path, existing=StatusFile.model_validate(first.status)
+    )
+    assert again.outcome.status is ReleaseStatus.COMPLETED
+    assert again.stats["launches_per_fu"] == {}
