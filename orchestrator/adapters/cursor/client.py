@@ -77,12 +77,13 @@ class CursorClient:
             raise ValueError("api_key must be non-empty")
         self._http = http
         self._root = normalize_base_url(base_url)
+        basic_token = base64.b64encode(f"{api_key}:".encode()).decode("ascii")
         if auth_scheme == "bearer":
             self._auth_header = f"Bearer {api_key}"
         else:
-            token = base64.b64encode(f"{api_key}:".encode()).decode("ascii")
-            self._auth_header = f"Basic {token}"
-        self._secrets = (api_key, self._auth_header.split(" ", 1)[1])
+            self._auth_header = f"Basic {basic_token}"
+        # Both encodings are scrubbed from any text the server or httpx hands back.
+        self._secrets = (api_key, basic_token)
         self._backoff = backoff or BackoffPolicy()
         self._sleep = sleep
         self._monotonic = monotonic
