@@ -97,6 +97,8 @@ class ManifestData:
     deferred: dict[str, str] = field(default_factory=dict)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     release_pos: tuple[int, int] | None = None
+    readable: bool = False
+    """False when the file is not a YAML mapping: nothing else can be checked."""
 
 
 def key_pos(node: Any, key: Any) -> tuple[int, int] | None:
@@ -603,6 +605,7 @@ def parse_manifest(
             "must be a YAML mapping (release:, execution_strategy:, feature_units: …)",
         )
         return data, col
+    data.readable = True
     release = root.get("release")
     if isinstance(release, dict):
         data.release_pos = value_pos(release, "id") if "id" in release else key_pos(root, "release")

@@ -282,6 +282,8 @@ def load_release(
     data, col = parse_manifest(
         _read_text(folder / MANIFEST), file=manifest_file, strategy_override=strategy_override
     )
+    if not data.readable:
+        raise ValidationFailed(list(col.errors))
     errors: list[LocatedError] = list(col.errors)
     warnings: list[Finding] = list(col.warnings)
     if data.release_id is None and not errors:
