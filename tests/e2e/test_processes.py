@@ -1,0 +1,147 @@
+"""Whole processes over loopback: `orchd fake-cursor` and `orchd start`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+RELEASE = "v0.1.0"
+KEY = "e2e-secret-key-123"
+
+
+def _bundle(tmp_path: Path) -> Path:
+    with resources.as_file(resources.files("orchestrator").joinpath("data/demo")) as src:
+        shutil.copytree(src, tmp_path / "repo")
+    return tmp_path / "repo"
+
+
+@pytest.fixture
+def fake_cursor(tmp_path: Path) -> Iterator[str]:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "time_scale: 600\nheartbeat_interval_s: 60\ndefaults: {creating_s: 0, duration_s: 3600}\n"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "fake-cursor",
+            "--port",
+            "0",
+            "--api-key",
+            KEY,
+            "--scenario",
+            str(scenario),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/_fake/stats", timeout=5) as resp:
+        data: dict[str, Any] = json.load(resp)
+    return data
+
+
+def _env(url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CURSOR_CLOUD_API_URL": url,
+        "CURSOR_CLOUD_API_KEY": KEY,
+        "REPO_URL": "https://github.com/acme/neotoma",
+    }
+
+
+def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
+    tmp_path: Path, fake_cursor: str
+) -> None:
+    repo = _bundle(tmp_path)
+    status_file = repo / "docs/releases/in_progress" / RELEASE / "agent_status.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "start",
+            RELEASE,
+            "--repo-root",
+            str(repo),
+            "--poll-interval",
+            "0.2",
+            "--plain",
+        ],
+        env=_env(fake_cursor),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if status_file.exists() and '"running"' in status_file.read_text():
+                launched = _stats(fake_cursor)["launches_per_fu"]
+                if launched:
+                    break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, err
+    data = json.loads(status_file.read_text())
+    assert data["orchestrator"]["status"] == "aborted"
+    stats = _stats(fake_cursor)
+    assert stats["launches_per_fu"]
+    assert set(stats["cancels_per_fu"]) == set(stats["launches_per_fu"]) - set(
+        data["completed_fus"]
+    )
+    assert KEY not in out + err + status_file.read_text()
+
+
+def test_missing_env_is_one_line_naming_the_variable_and_writes_nothing(tmp_path: Path) -> None:
+    repo = _bundle(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CURSOR_", "REPO_URL"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "start", RELEASE, "--repo-root", str(repo)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "CURSOR_CLOUD_API_URL" in result.stderr
+    assert not (repo / "docs/releases/in_progress" / RELEASE / "agent_status.json").exists()
