@@ -15,9 +15,9 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-AGENT_ID_PATTERN = (
-    r"^bc-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
+from orchestrator.core.agent_ids import AGENT_ID_RE
+
+AGENT_ID_PATTERN = AGENT_ID_RE.pattern
 
 
 class _Request(BaseModel):
