@@ -1,0 +1,223 @@
+"""The decision channel from `orchd decide` (another process) to the daemon: a control file.
+
+No network port: the decision is a small JSON file next to the status file
+(`agent_status.json.decision`), so whoever may write the release's status directory may decide.
+The CLI creates it atomically and exclusively (temp file, fsync, hard link), so the daemon never
+reads half a file and two deciders never overwrite each other; the daemon claims it by renaming
+it to `.decision.taken`, which is also how the CLI learns it was delivered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import anyio
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchestrator.clock import utcnow
+from orchestrator.errors import InputError
+from orchestrator.models.batch_id import BatchId, format_batch_id
+
+log = structlog.get_logger(__name__)
+
+Action = Literal["retry", "skip", "abort", "continue"]
+ACTIONS: tuple[Action, ...] = ("retry", "skip", "abort", "continue")
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+class Decision(BaseModel):
+    """What a human decided about a failed batch or a checkpoint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Action
+    batch_id: BatchId | None = None
+    all_fus: bool = False
+    reason: str = ""
+    at: datetime = Field(default_factory=utcnow)
+    by: str = Field(default_factory=_who)
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+
+    def describe(self) -> str:
+        """`retry batch 0.5 (all FUs)`: what the CLI prints and the daemon logs."""
+        text: str = self.action
+        if self.batch_id is not None:
+            text += f" batch {format_batch_id(self.batch_id)}"
+        if self.all_fus:
+            text += " (all FUs)"
+        return text
+
+
+def decision_path(status_path: Path) -> Path:
+    """`<status file>.decision`, in the status file's directory."""
+    return status_path.with_name(status_path.name + ".decision")
+
+
+def taken_path(status_path: Path) -> Path:
+    """Where the daemon moves the decision it took (the last one stays for the record)."""
+    return status_path.with_name(status_path.name + ".decision.taken")
+
+
+def _pending_error(path: Path) -> InputError:
+    try:
+        pending = Decision.model_validate_json(path.read_bytes())
+        what = f"{pending.describe()} by {pending.by} at {pending.at.isoformat()}"
+    except (OSError, ValueError):
+        what = "unreadable"
+    return InputError(
+        f"{path}: a decision is still pending ({what}); wait until orchd takes it "
+        f"(orchd status), or delete the file to replace it"
+    )
+
+
+def submit_decision(status_path: Path, decision: Decision) -> Path:
+    """Write the decision file atomically; refuse while an earlier one is not yet taken."""
+    path = decision_path(status_path)
+    if not path.parent.is_dir():
+        raise InputError(f"{path.parent}: no such directory (is the release id right?)")
+    data = (decision.model_dump_json(indent=2) + "\n").encode()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)
+        try:
+            os.link(tmp_name, path)  # atomic and exclusive: fails if one is pending
+        except FileExistsError:
+            raise _pending_error(path) from None
+        except OSError:  # filesystem without hard links: check, then replace
+            if path.exists():
+                raise _pending_error(path) from None
+            os.replace(tmp_name, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+    return path
+
+
+def _take(status_path: Path) -> bytes | None:
+    """Claim the pending decision by renaming it (atomic: only one taker); None if none."""
+    taken = taken_path(status_path)
+    try:
+        os.replace(decision_path(status_path), taken)
+    except FileNotFoundError:
+        return None
+    return taken.read_bytes()
+
+
+def _rejection(
+    decision: Decision, choices: Collection[str] | None, batch_id: Decimal | None
+) -> str | None:
+    if choices is not None and decision.action not in choices:
+        return f"action {decision.action!r} is not one of {sorted(choices)}"
+    if batch_id is not None and decision.batch_id is not None and decision.batch_id != batch_id:
+        return (
+            f"decision is for batch {format_batch_id(decision.batch_id)}, "
+            f"waiting on batch {format_batch_id(batch_id)}"
+        )
+    return None
+
+
+async def next_decision(
+    status_path: Path,
+    *,
+    poll_s: float = 0.5,
+    choices: Collection[str] | None = None,
+    batch_id: Decimal | None = None,
+) -> Decision:
+    """Wait for the next valid decision, consume it and return it.
+
+    A malformed file, or one whose action is not in `choices` or whose batch differs from
+    `batch_id` (when both are given), is consumed, logged as `decision.rejected` and ignored.
+    Cancel the caller (deadline, shutdown) to stop waiting.
+    """
+    path = decision_path(status_path)
+    while True:
+        raw = _take(status_path)
+        if raw is not None:
+            try:
+                decision = Decision.model_validate_json(raw)
+            except ValidationError as exc:
+                problem = exc.errors()[0]
+                where = ".".join(str(p) for p in problem["loc"]) or "file"
+                log.warning(
+                    "decision.rejected", path=str(path), field=where, problem=problem["msg"]
+                )
+            else:
+                reason = _rejection(decision, choices, batch_id)
+                if reason is None:
+                    log.info(
+                        "decision.taken",
+                        decision_id=decision.id,
+                        action=decision.action,
+                        batch_id=None if decision.batch_id is None else str(decision.batch_id),
+                        all_fus=decision.all_fus,
+                        by=decision.by,
+                        reason=decision.reason,
+                    )
+                    return decision
+                log.warning(
+                    "decision.rejected", path=str(path), decision_id=decision.id, problem=reason
+                )
+        await anyio.sleep(poll_s)
+
+
+def pending_decision_id(status_path: Path) -> str | None:
+    """Id of the decision waiting in the file, '' if it is unreadable, None if none waits."""
+    try:
+        raw = decision_path(status_path).read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return str(json.loads(raw).get("id", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def wait_consumed(
+    status_path: Path,
+    timeout_s: float,
+    *,
+    decision_id: str | None = None,
+    poll_s: float = 0.05,
+) -> bool:
+    """Block (CLI side) until the daemon took the decision; False if still pending at timeout.
+
+    With `decision_id`, a newer decision from someone else in the file does not count as ours.
+    """
+    deadline = time.monotonic() + max(timeout_s, 0.0)
+    while True:
+        pending = pending_decision_id(status_path)
+        if pending is None or (decision_id is not None and pending != decision_id):
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(poll_s, remaining))
