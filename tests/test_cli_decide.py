@@ -1,0 +1,143 @@
+"""`orchd decide` checks the answer against what the release awaits, then delivers or queues."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.adapters.decisions import Decision, decision_path, next_decision
+from orchestrator.cli import app
+
+RELEASE = "v0.1.1"
+
+
+def write_status(release_dir: Path, awaiting: dict[str, Any] | None) -> Path:
+    path = release_dir / "agent_status.json"
+    data = {
+        "release_id": RELEASE,
+        "orchestrator": {"agent_id": "orchd", "status": "running", "awaiting": awaiting},
+        "batches": [],
+    }
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+BATCH_FAILURE = {
+    "kind": "batch_failure",
+    "batch_id": 0.5,
+    "choices": ["retry", "skip", "abort"],
+    "since": "2026-01-01T00:00:00+00:00",
+    "deadline": None,
+    "reason": "IT-001 failed",
+}
+
+
+def decide(release_dir: Path, *args: str) -> Any:
+    argv = ["decide", RELEASE, *args, "--release-dir", str(release_dir)]
+    return CliRunner().invoke(app, argv)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[list[Decision]]:
+    """A stand-in daemon in a thread taking one decision from the control file."""
+    taken: list[Decision] = []
+
+    async def take() -> None:
+        with anyio.move_on_after(10):
+            taken.append(await next_decision(tmp_path / "agent_status.json", poll_s=0.01))
+
+    thread = threading.Thread(target=anyio.run, args=(take,))
+    thread.start()
+    yield taken
+    if not taken:  # unblock the thread when the test did not deliver anything
+        decision_path(tmp_path / "agent_status.json").write_text(
+            Decision(action="abort").model_dump_json()
+        )
+    thread.join()
+
+
+def test_retry_is_delivered_to_a_waiting_orchd(tmp_path: Path, daemon: list[Decision]) -> None:
+    write_status(tmp_path, BATCH_FAILURE)
+    result = decide(tmp_path, "retry", "--reason", "fixed the fixture", "--all")
+    assert result.exit_code == 0, result.output
+    # The stand-in daemon logs to the same stdout, so the answer is the last line.
+    assert result.stdout.splitlines()[-1] == "delivered: retry batch 0.5 (all FUs)"
+    assert daemon[0].action == "retry"
+    assert str(daemon[0].batch_id) == "0.5"  # taken from what is awaited
+    assert daemon[0].all_fus
+    assert daemon[0].reason == "fixed the fixture"
+
+
+def test_without_a_running_orchd_the_decision_is_queued_exit_1(tmp_path: Path) -> None:
+    status = write_status(tmp_path, BATCH_FAILURE)
+    result = decide(tmp_path, "skip", "--batch", "0.5", "--wait", "0.1")
+    assert result.exit_code == 1
+    assert result.stdout.startswith(
+        f"queued: no orchd took it within 0.1s (is it running? orchd status {RELEASE})"
+    )
+    assert Decision.model_validate_json(decision_path(status).read_text()).action == "skip"
+
+    again = decide(tmp_path, "abort", "--wait", "0")
+    assert again.exit_code == 2
+    assert "a decision is still pending (skip batch 0.5 by " in again.stderr
+
+
+def test_nothing_awaited_is_refused_unless_forced(tmp_path: Path) -> None:
+    status = write_status(tmp_path, None)
+    result = decide(tmp_path, "abort")
+    assert result.exit_code == 2
+    assert f"release {RELEASE} is not waiting for a decision" in result.stderr
+    assert not decision_path(status).exists()
+
+    forced = decide(tmp_path, "abort", "--force", "--wait", "0")
+    assert forced.exit_code == 1
+    assert decision_path(status).exists()
+
+
+def test_action_not_offered_is_refused_with_the_allowed_choices(tmp_path: Path) -> None:
+    status = write_status(tmp_path, BATCH_FAILURE)
+    result = decide(tmp_path, "continue")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "orchd: continue is not a choice for the batch failure of batch 0.5; "
+        "choose one of: retry, skip, abort"
+    )
+    assert not decision_path(status).exists()
+
+
+def test_checkpoint_accepts_continue(tmp_path: Path, daemon: list[Decision]) -> None:
+    checkpoint = {"kind": "checkpoint", "batch_id": 3, "choices": ["continue", "abort"]}
+    write_status(tmp_path, checkpoint)
+    result = decide(tmp_path, "continue", "--batch", "3")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "delivered: continue batch 3"
+    assert daemon[0].action == "continue"
+
+
+def test_decision_for_another_batch_is_refused(tmp_path: Path) -> None:
+    write_status(tmp_path, BATCH_FAILURE)
+    result = decide(tmp_path, "retry", "--batch", "1")
+    assert result.exit_code == 2
+    assert "--batch 1: release v0.1.1 is waiting on batch 0.5" in result.stderr
+
+
+def test_unknown_action_and_bad_batch_are_usage_errors(tmp_path: Path) -> None:
+    write_status(tmp_path, BATCH_FAILURE)
+    assert decide(tmp_path, "restart").exit_code == 2
+    bad_batch = decide(tmp_path, "retry", "--batch", "zero")
+    assert bad_batch.exit_code == 2
+    assert "--batch: batch id must be a number" in bad_batch.stderr
+    assert decide(tmp_path, "skip", "--all").exit_code == 2
+
+
+def test_missing_status_file_says_start_has_not_run(tmp_path: Path) -> None:
+    result = decide(tmp_path, "abort")
+    assert result.exit_code == 2
+    assert "no status file (has `orchd start v0.1.1` run?)" in result.stderr
