@@ -42,6 +42,9 @@ def _register_commands() -> None:
     from orchestrator.cli import validate
 
     validate.register(app)
+    from orchestrator.cli import decide
+
+    decide.register(app)
 
 
 _register_commands()
