@@ -79,7 +79,7 @@ class Notifier:
         self._scope: anyio.CancelScope | None = None
         self._running = False
         self._closed = False
-        self._done = anyio.Event()
+        self._done: anyio.Event | None = None  # made in run(): an Event needs a running loop
 
     def __repr__(self) -> str:
         target = safe_url(self._url) if self._url else "off"
@@ -91,7 +91,7 @@ class Notifier:
 
     def notify(self, event: str, text: str, **fields: Any) -> None:
         """Queue one message; returns at once and never raises (a notification is not worth
-        failing a release for)."""
+        failing a release for). Call it from the event loop's thread."""
         if self._url is None:
             return
         try:
@@ -116,13 +116,14 @@ class Notifier:
         if self._closed:
             return
         self._running = True
+        self._done = done = anyio.Event()
         try:
             with anyio.CancelScope() as self._scope:
                 async with self._receive:
                     async for body in self._receive:
                         await self._deliver(body)
         finally:
-            self._done.set()
+            done.set()
 
     async def aclose(self, grace_s: float = 5.0) -> None:
         """Stop taking messages; deliver what is queued within `grace_s`, then stop `run`."""
@@ -130,7 +131,7 @@ class Notifier:
         if self._closed:
             return
         self._closed = True
-        if self._running:
+        if self._done is not None:
             with anyio.move_on_after(grace_s):
                 await self._done.wait()
             if self._scope is not None:

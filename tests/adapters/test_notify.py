@@ -20,8 +20,6 @@ from structlog.testing import capture_logs
 
 from orchestrator.adapters.notify import Notifier, safe_url
 
-pytestmark = pytest.mark.asyncio
-
 SECRET = "key_live_5ecret-Token"
 TOKEN_PATH = "/hooks/T000/B000/tokenpart"
 
@@ -91,6 +89,7 @@ async def running(notifier: Notifier) -> AsyncIterator[Notifier]:
         await notifier.aclose(grace_s=5)
 
 
+@pytest.mark.asyncio
 async def test_each_notify_posts_exactly_one_slack_compatible_message() -> None:
     receiver = Receiver()
     async with serving(receiver) as url, httpx.AsyncClient() as http:
@@ -109,6 +108,7 @@ async def test_each_notify_posts_exactly_one_slack_compatible_message() -> None:
     assert second["status"] == "completed"
 
 
+@pytest.mark.asyncio
 async def test_server_error_is_retried_once_then_delivered() -> None:
     receiver = Receiver(statuses=[500, 200])
     async with serving(receiver) as url, httpx.AsyncClient() as http:
@@ -131,6 +131,7 @@ async def test_server_error_is_retried_once_then_delivered() -> None:
     ]
 
 
+@pytest.mark.asyncio
 async def test_client_error_is_dropped_without_retry_and_logged_without_the_token() -> None:
     receiver = Receiver(statuses=[404])
     async with serving(receiver) as url, httpx.AsyncClient() as http:
@@ -146,6 +147,7 @@ async def test_client_error_is_dropped_without_retry_and_logged_without_the_toke
     assert SECRET not in repr(logs)
 
 
+@pytest.mark.asyncio
 async def test_payload_never_contains_a_secret() -> None:
     receiver = Receiver()
     async with serving(receiver) as url, httpx.AsyncClient() as http:
@@ -166,6 +168,7 @@ async def test_payload_never_contains_a_secret() -> None:
     }
 
 
+@pytest.mark.asyncio
 async def test_notify_returns_at_once_while_the_receiver_is_slow() -> None:
     receiver = Receiver()
     receiver.release = anyio.Event()  # hold every response until released
@@ -185,6 +188,7 @@ async def test_notify_returns_at_once_while_the_receiver_is_slow() -> None:
     assert texts == ["FU-0 escalated", "FU-1 escalated", "FU-2 escalated"]
 
 
+@pytest.mark.asyncio
 async def test_aclose_delivers_the_backlog_within_the_grace_and_then_stops() -> None:
     receiver = Receiver()
     async with serving(receiver) as url, httpx.AsyncClient() as http:
@@ -197,6 +201,7 @@ async def test_aclose_delivers_the_backlog_within_the_grace_and_then_stops() -> 
     assert [r["event"] for r in receiver.requests] == ["release.completed"]
 
 
+@pytest.mark.asyncio
 async def test_unreachable_receiver_gives_up_after_attempts_within_the_grace() -> None:
     async with httpx.AsyncClient() as http:
         # Port 9 on loopback: connection refused, a transport error.
@@ -208,6 +213,7 @@ async def test_unreachable_receiver_gives_up_after_attempts_within_the_grace() -
     assert [(e["attempts"], e["reason"]) for e in failed] == [(2, "ConnectError")]
 
 
+@pytest.mark.asyncio
 async def test_without_url_everything_is_a_no_op() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise AssertionError("no request expected")
@@ -219,6 +225,7 @@ async def test_without_url_everything_is_a_no_op() -> None:
             notifier.notify("escalation", "FU-1 escalated")
 
 
+@pytest.mark.asyncio
 async def test_logged_target_keeps_only_scheme_and_host() -> None:
     url = "https://hooks.slack.com/services/T000/B000/XXXX?token=abc"
     assert safe_url(url) == "https://hooks.slack.com"
@@ -228,6 +235,7 @@ async def test_logged_target_keeps_only_scheme_and_host() -> None:
         await notifier.aclose()
 
 
+@pytest.mark.asyncio
 async def test_a_hung_receiver_costs_one_timeout_per_attempt() -> None:
     receiver = Receiver()
     receiver.release = anyio.Event()  # never answers until the test ends
@@ -241,3 +249,16 @@ async def test_a_hung_receiver_costs_one_timeout_per_attempt() -> None:
     failed = [e for e in logs if e["event"] == "notify.failed"]
     assert [(e["attempts"], e["reason"]) for e in failed] == [(2, "timeout")]
     assert 0.4 <= elapsed_s < 2
+
+
+def test_notifier_can_be_built_before_the_event_loop_starts() -> None:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    notifier = Notifier("http://127.0.0.1:9/hook", http, backoff_s=0)
+
+    async def main() -> None:
+        async with http, running(notifier):
+            notifier.notify("release.completed", "done")
+
+    with capture_logs() as logs:
+        anyio.run(main)
+    assert [e["event"] for e in logs] == ["notify.sent"]
