@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,21 +21,6 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 POLICY = BackoffPolicy(
     max_attempts=4, initial_delay_s=1.0, multiplier=2.0, max_delay_s=8.0, max_total_s=60.0
 )
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
-    """looptime's hook asks the policy for a loop even in sync tests, which creates one that is
-    never closed (ResourceWarning, an error here); lend sync tests a loop and close it after."""
-    if inspect.iscoroutinefunction(pyfuncitem.obj):
-        return (yield)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        return (yield)
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
 
 
 class FakeClock:

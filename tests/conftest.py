@@ -1,0 +1,28 @@
+"""Suite-wide test plumbing."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    """looptime's hook asks the policy for a loop even in sync tests, which creates one that is
+    never closed (a ResourceWarning, an error here); lend sync tests a loop and close it after."""
+    # pytest-asyncio wraps async tests in a sync function, so look at the marker too.
+    if pyfuncitem.get_closest_marker("asyncio") is not None or inspect.iscoroutinefunction(
+        pyfuncitem.obj
+    ):
+        return (yield)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return (yield)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
