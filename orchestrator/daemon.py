@@ -25,9 +25,21 @@ from orchestrator.adapters.cursor.settings import (
     build_http_client,
     client_settings_from_env,
 )
+from orchestrator.adapters.decisions import decision_path
+from orchestrator.adapters.notify import Notifier
 from orchestrator.adapters.prompt_template import load_prompt_template
 from orchestrator.adapters.release_loader import load_release, load_status_file
-from orchestrator.engine.configure import Overrides, engine_settings
+from orchestrator.adapters.terminal_prompt import ask_terminal
+from orchestrator.engine.configure import DecisionModes, Overrides, decision_modes, engine_settings
+from orchestrator.engine.deciders import (
+    Answer,
+    ChannelDecider,
+    Decider,
+    PolicyDecider,
+    Question,
+    RacingDecider,
+    RoutingDecider,
+)
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.supervisor import ReleaseOutcome, StatusWriterHook, Supervisor
 from orchestrator.errors import ExitCode, InputError
@@ -124,29 +136,75 @@ async def run_release(
     shutdown_trigger: ShutdownTrigger | None = None,
     on_change: StatusWriterHook | None = None,
     install_signal_handlers: bool = True,
+    modes: DecisionModes | None = None,
+    notify_url: str | None = None,
 ) -> ReleaseOutcome:
     """Run the release to its end (or abort) and return the outcome."""
+    modes = modes or DecisionModes("fail", "continue", None)
+    # a decision left by an earlier run must not answer this run's first question
+    decision_path(status_path).unlink(missing_ok=True)
     settings = replace(settings, repo_url=run_env.repo_url, release_branch=run_env.release_branch)
     max_connections = max(20, 2 * plan.limits.effective_parallel + 10)
     async with build_http_client(
         run_env.cursor, transport=transport, max_connections=max_connections
     ) as http:
         client = CursorClient.from_settings(http, run_env.cursor)
+        notifier = Notifier(
+            notify_url,
+            http,
+            secrets=[run_env.cursor.api_key.get_secret_value()],
+            release_id=plan.release_id,
+        )
         supervisor = Supervisor(
-            plan, client, settings, status_path, existing=existing, writer_hook=on_change
+            plan,
+            client,
+            settings,
+            status_path,
+            existing=existing,
+            writer_hook=on_change,
+            decider=build_decider(modes, status_path),
+            notifier=notifier,
+            keep_siblings_on_failure=modes.on_batch_failure == "fail",
         )
         trigger = shutdown_trigger or (_signal_trigger if install_signal_handlers else None)
-        async with anyio.create_task_group() as group:
-            if trigger is not None:
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(notifier.run)
+                if trigger is not None:
 
-                async def _abort_on_trigger() -> None:
-                    await trigger()
-                    supervisor.abort()
+                    async def _abort_on_trigger() -> None:
+                        await trigger()
+                        supervisor.abort()
 
-                group.start_soon(_abort_on_trigger)
-            outcome = await supervisor.run()
-            group.cancel_scope.cancel()
+                    group.start_soon(_abort_on_trigger)
+                outcome = await supervisor.run()
+                await notifier.aclose()
+                group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await notifier.aclose(grace_s=0)
     return outcome
+
+
+async def _prompt(question: Question) -> Answer:
+    action, all_fus = await ask_terminal(
+        question.kind, format(question.batch_id, "f"), question.reason, question.choices
+    )
+    return Answer(action=action, by="terminal", all_fus=all_fus)
+
+
+def build_decider(modes: DecisionModes, status_path: Path) -> Decider:
+    """Policy, `orchd decide` channel, or terminal prompt raced with it, per question kind."""
+
+    def for_mode(mode: str) -> Decider:
+        if mode in {"abort", "skip", "fail", "continue"}:
+            return PolicyDecider(on_batch_failure=mode, on_checkpoint=mode)
+        channel = ChannelDecider(status_path, deadline_s=modes.deadline_s)
+        if mode == "prompt":
+            return RacingDecider(channel, prompt=_prompt, deadline_s=modes.deadline_s)
+        return channel
+
+    return RoutingDecider(for_mode(modes.on_batch_failure), for_mode(modes.on_checkpoint))
 
 
 @dataclass(frozen=True)
@@ -159,6 +217,8 @@ class Prepared:
     status_path: Path
     existing: StatusFile | None
     existing_notes: tuple[str, ...]
+    modes: DecisionModes
+    notify_url: str | None
 
 
 def prepare_start(
@@ -171,6 +231,7 @@ def prepare_start(
     overrides: Overrides,
     prompt_template: Path | None,
     env: Mapping[str, str],
+    interactive: bool = False,
 ) -> Prepared:
     """Check env, release files and template; raise InputError (exit 2) before any write."""
     run_env = env_for_start(env)
@@ -190,14 +251,20 @@ def prepare_start(
         release_branch=run_env.release_branch,
         prompt_template=load_prompt_template(template_path),
         env=env,
+        repo_root=repo_root,
     )
+    modes = decision_modes(plan, overrides, interactive=interactive, env=env)
     status_path = status_path_for(plan, repo_root)
     existing: StatusFile | None = None
     notes: tuple[str, ...] = ()
     if status_path.exists():
         existing, odd = load_status_file(status_path)
         notes = tuple(odd)
-    return Prepared(plan, settings, run_env, status_path, existing, notes)
+    stale = decision_path(status_path)
+    if stale.exists():
+        notes = (*notes, f"{stale}: a decision left from an earlier run was discarded")
+    notify_url = env.get("ORCHD_NOTIFY_URL", "").strip() or None
+    return Prepared(plan, settings, run_env, status_path, existing, notes, modes, notify_url)
 
 
 def _template_from_plan(plan: ReleasePlan, repo_root: Path) -> Path | None:

@@ -218,8 +218,10 @@ def _id_list(node: Any, key: str, col: Collector, name: str) -> tuple[str, ...]:
 
 def _kind(name: str) -> str:
     """How to check a Limits field, from its default (so new Limits fields just work)."""
-    if name in {"type", "retry", "model_tiers"}:
+    if name in {"type", "retry", "model_tiers", "gate_overrides"}:
         return name
+    if name in _CHOICES:
+        return "choice"
     default = Limits.model_fields[name].default
     if isinstance(default, bool):
         return "bool"
@@ -301,6 +303,32 @@ def _max_retries(node: Any, col: Collector, name: str) -> dict[Priority, int]:
     return result
 
 
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "on_batch_failure": ("wait", "prompt", "abort", "skip", "fail"),
+    "on_checkpoint": ("wait", "prompt", "continue"),
+}
+
+
+def _gate_overrides(node: Any, key: str, col: Collector, name: str) -> dict[str, str] | None:
+    """`gate_overrides: {IT-001: "npm test -- x"}`: a command per integration test."""
+    value = node[key]
+    if not isinstance(value, dict):
+        col.error(
+            value_pos(node, key),
+            name,
+            "must map test ids to commands",
+            'e.g. {IT-001: "npm run test:integration -- tests/x.test.ts"}',
+        )
+        return None
+    result: dict[str, str] = {}
+    for test_id, command in value.items():
+        if not isinstance(command, str) or not command.strip():
+            col.error(value_pos(value, test_id), f"{name}.{test_id}", "must be a command line")
+        else:
+            result[str(test_id)] = command
+    return result
+
+
 def _tiers(node: Any, key: str, col: Collector, name: str) -> dict[str, str | None] | None:
     value = node[key]
     if not isinstance(value, dict):
@@ -367,6 +395,21 @@ def _strategy_section(
             tiers = _tiers(node, key, col, name)
             if tiers is not None:
                 values["model_tiers"] = tiers
+        elif kind == "gate_overrides":
+            overrides = _gate_overrides(node, key, col, name)
+            if overrides is not None:
+                values["gate_overrides"] = overrides
+        elif kind == "choice":
+            allowed = _CHOICES[str(key)]
+            if value is None or (isinstance(value, str) and value in allowed):
+                values[str(key)] = value
+            else:
+                col.error(
+                    pos,
+                    name,
+                    f"must be one of {', '.join(allowed)}, got {value!r}",
+                    did_you_mean(str(value), allowed),
+                )
         else:
             ok, converted = _scalar(value, kind)
             if ok:

@@ -118,6 +118,8 @@ def demo(
                     stale_after_minutes=0.25,
                     max_duration_minutes=1.0,
                     retry_backoff_s=0.5,
+                    on_checkpoint="continue",
+                    on_batch_failure="abort",
                 ),
                 prompt_template=None,
                 env=env,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,6 +78,30 @@ def start(
     live: Annotated[
         bool | None, typer.Option("--live/--plain", help="Live table (default on a TTY).")
     ] = None,
+    gate_command: Annotated[
+        str | None,
+        typer.Option(help="Release-wide gate run after every batch (ORCHD_BATCH_ID says which)."),
+    ] = None,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Where gate commands run (default: the repo root).")
+    ] = None,
+    strict_gate: Annotated[
+        bool, typer.Option(help="A test without a command (not_run) blocks the batch.")
+    ] = False,
+    on_batch_failure: Annotated[
+        str | None,
+        typer.Option(
+            help="wait | prompt | abort | skip | fail (default: prompt on a TTY, else wait)."
+        ),
+    ] = None,
+    on_checkpoint: Annotated[
+        str | None,
+        typer.Option(help="wait | prompt | continue (env ORCHD_ON_CHECKPOINT; default as above)."),
+    ] = None,
+    decision_deadline: Annotated[
+        float | None,
+        typer.Option(help="Minutes to wait for `orchd decide` before aborting (0: no limit)."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run a release to its end. Exit 0 done, 1 failed, 2 bad input, 3 aborted."""
@@ -88,6 +113,12 @@ def start(
         strict_batches=strict_batches,
         use_stream=stream,
         retry_backoff_s=retry_backoff,
+        gate_command=gate_command,
+        workdir=workdir,
+        strict_gate=strict_gate,
+        on_batch_failure=on_batch_failure,
+        on_checkpoint=on_checkpoint,
+        decision_deadline_minutes=decision_deadline,
     )
     template = prompt_template
     if template is None and (repo_root / "config" / "worker_prompt.md").is_file():
@@ -102,6 +133,7 @@ def start(
             overrides=overrides,
             prompt_template=template,
             env=os.environ,
+            interactive=sys.stdin.isatty() and sys.stderr.isatty(),
         )
     except OrchdError as exc:
         raise fail(exc) from None
@@ -124,6 +156,8 @@ def run_prepared(prepared: Prepared, *, live: bool | None = None, **kwargs: Any)
                     prepared.status_path,
                     existing=prepared.existing,
                     on_change=view,
+                    modes=prepared.modes,
+                    notify_url=prepared.notify_url,
                     **kwargs,
                 )
             )

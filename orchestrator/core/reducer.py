@@ -10,7 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from orchestrator.models.events import (
+    AwaitingDecision,
     BatchChanged,
+    DecisionTaken,
     ErrorRecorded,
     FuFinished,
     FuLaunching,
@@ -18,6 +20,7 @@ from orchestrator.models.events import (
     FuRetrying,
     FuRunning,
     FuStale,
+    GateFinished,
     ReleaseFinished,
     ReleaseStarted,
     StatusEvent,
@@ -28,6 +31,8 @@ from orchestrator.models.status import (
     ErrorEntry,
     FuEntry,
     FuStatus,
+    Gate,
+    GateTest,
     OrchestratorEntry,
     ReleaseStatus,
     StatusFile,
@@ -95,6 +100,39 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 at=event.at, fu_id=event.fu_id, batch_id=event.batch_id, message=event.message
             )
             return snapshot.model_copy(update={"errors": [*snapshot.errors, entry]})
+        case GateFinished():
+            return _gate(snapshot, event)
+        case AwaitingDecision():
+            awaiting = {
+                "kind": event.kind,
+                "batch_id": _json_batch(event.batch_id),
+                "choices": list(event.choices),
+                "since": event.at.isoformat(),
+                "deadline": event.deadline.isoformat() if event.deadline else None,
+                "reason": event.reason,
+            }
+            orch = snapshot.orchestrator.model_copy(update={"awaiting": awaiting})
+            result = snapshot.model_copy(update={"orchestrator": orch})
+            if event.kind == "batch_failure":
+                result = _batch_changed(
+                    result,
+                    BatchChanged(
+                        at=event.at, batch_id=event.batch_id, status=BatchStatus.AWAITING_DECISION
+                    ),
+                )
+            return result
+        case DecisionTaken():
+            record = {
+                "at": event.at.isoformat(),
+                "kind": event.kind,
+                "batch_id": _json_batch(event.batch_id),
+                "action": event.action,
+                "by": event.by,
+                "reason": event.reason,
+            }
+            decisions = [*(getattr(snapshot, "decisions", None) or []), record]
+            orch = snapshot.orchestrator.model_copy(update={"awaiting": None})
+            return snapshot.model_copy(update={"orchestrator": orch, "decisions": decisions})
         case ReleaseFinished():
             orch = snapshot.orchestrator.model_copy(
                 update={"status": event.status.value, "completed_at": event.at, "awaiting": None}
@@ -104,6 +142,21 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 update["summary"] = dict(event.summary)
             return snapshot.model_copy(update=update)
     raise TypeError(f"unknown status event {event!r}")  # pragma: no cover - exhaustive match
+
+
+def _json_batch(batch_id: Decimal) -> int | float:
+    return int(batch_id) if batch_id == batch_id.to_integral_value() else float(batch_id)
+
+
+def _gate(snapshot: StatusFile, event: GateFinished) -> StatusFile:
+    gate = Gate(status=event.status, tests=[GateTest.model_validate(t) for t in event.tests])
+    if event.batch_id is None:
+        return snapshot.model_copy(update={"full_suite": gate.model_dump(mode="json")})
+    batches = [
+        b.model_copy(update={"gate": gate}) if b.batch_id == event.batch_id else b
+        for b in snapshot.batches
+    ]
+    return snapshot.model_copy(update={"batches": batches})
 
 
 def _start(snapshot: StatusFile, event: ReleaseStarted) -> StatusFile:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from orchestrator.engine.settings import EngineSettings
+from orchestrator.engine.settings import EngineSettings, GateSettings
+from orchestrator.errors import InputError
 from orchestrator.models.release import ReleasePlan
 
 
@@ -19,6 +21,12 @@ class Overrides:
     strict_batches: bool = False
     use_stream: bool | None = None
     retry_backoff_s: float | None = None
+    gate_command: str | None = None
+    workdir: Path | None = None
+    strict_gate: bool = False
+    on_batch_failure: str | None = None
+    on_checkpoint: str | None = None
+    decision_deadline_minutes: float | None = None
 
 
 def engine_settings(
@@ -29,6 +37,7 @@ def engine_settings(
     release_branch: str,
     prompt_template: str,
     env: Mapping[str, str],
+    repo_root: Path = Path("."),
 ) -> EngineSettings:
     limits = plan.limits
     tiers = dict(limits.model_tiers)
@@ -57,4 +66,54 @@ def engine_settings(
         prompt_template=prompt_template,
         cancel_grace_s=limits.cancel_grace_s,
         archive_finished_agents=limits.archive_finished_agents,
+        gate=GateSettings(
+            template=limits.gate_command_template,
+            overrides=dict(limits.gate_overrides),
+            release_command=overrides.gate_command or limits.gate_command,
+            timeout_s=limits.gate_timeout_s,
+            shell=limits.gate_shell,
+            strict=overrides.strict_gate or limits.strict_gate,
+            workdir=overrides.workdir or repo_root,
+            extra_env=dict(env),
+        ),
     )
+
+
+@dataclass(frozen=True)
+class DecisionModes:
+    on_batch_failure: str  # wait | prompt | abort | skip | fail
+    on_checkpoint: str  # wait | prompt | continue
+    deadline_s: float | None
+
+
+_FAILURE_MODES = ("wait", "prompt", "abort", "skip", "fail")
+_CHECKPOINT_MODES = ("wait", "prompt", "continue")
+
+
+def decision_modes(
+    plan: ReleasePlan, overrides: Overrides, *, interactive: bool, env: Mapping[str, str]
+) -> DecisionModes:
+    """Flag, then manifest, then the default: prompt on a terminal, else wait for `orchd decide`."""
+    default = "prompt" if interactive else "wait"
+    failure = overrides.on_batch_failure or plan.limits.on_batch_failure or default
+    checkpoint = (
+        overrides.on_checkpoint
+        or env.get("ORCHD_ON_CHECKPOINT", "").strip()
+        or plan.limits.on_checkpoint
+        or default
+    )
+    if failure not in _FAILURE_MODES:
+        raise InputError(f"--on-batch-failure must be one of {', '.join(_FAILURE_MODES)}")
+    if checkpoint not in _CHECKPOINT_MODES:
+        raise InputError(
+            f"--on-checkpoint / ORCHD_ON_CHECKPOINT must be one of {', '.join(_CHECKPOINT_MODES)}"
+        )
+    if not interactive:
+        failure = "wait" if failure == "prompt" else failure
+        checkpoint = "wait" if checkpoint == "prompt" else checkpoint
+    minutes = (
+        overrides.decision_deadline_minutes
+        if overrides.decision_deadline_minutes is not None
+        else plan.limits.decision_deadline_minutes
+    )
+    return DecisionModes(failure, checkpoint, minutes * 60.0 if minutes and minutes > 0 else None)

@@ -83,6 +83,8 @@ class FuDriver:
         self.emit = emit
         self.attempt = first_attempt
         self._active: Run | None = None
+        self.branch: str | None = None
+        self.last_error: str | None = None
         self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
 
     async def drive(self) -> FuStatus:
@@ -98,6 +100,7 @@ class FuDriver:
             )
             if isinstance(decision, Escalate):
                 message = f"{failure.message}; escalated: {decision.reason}"
+                self.last_error = message
                 self.log.warning("fu.escalated", error=message, attempt=self.attempt)
                 now = self.settings.now()
                 self.emit(
@@ -155,14 +158,6 @@ class FuDriver:
             return await self._follow(run, log_)
         except anyio.get_cancelled_exc_class():
             await self._cancel_active(log_)
-            self.emit(
-                FuFinished(
-                    at=self.settings.now(),
-                    fu_id=self.unit.id,
-                    status=FuStatus.CANCELLED,
-                    error="aborted: run cancelled",
-                )
-            )
             raise
         except CursorError as exc:
             log_.warning("run.follow_failed", error=exc.message, code=exc.code)
@@ -204,6 +199,7 @@ class FuDriver:
         facts = facts_of(final)
         if final.status is RunStatus.FINISHED:
             log_.info("run.finished", duration_ms=final.duration_ms, branch=facts.branch)
+            self.branch = facts.branch
             self.emit(
                 FuFinished(
                     at=self.settings.now(),

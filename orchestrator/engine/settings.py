@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from orchestrator.clock import utcnow
+from orchestrator.models.gate import GateTestResult
 from orchestrator.models.release import RetryPolicy
+
+GateRunner = Callable[..., Awaitable[list[GateTestResult]]]
+"""`run_gate(steps, *, workdir, env, timeout_s, log_path)`; injected so tests can fake it."""
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """Integration tests after each batch (neotoma's template runs a test file with npm)."""
+
+    template: str | None = "npm run test:integration -- {file}"
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    release_command: str | None = None
+    timeout_s: float = 300.0
+    shell: bool = False
+    strict: bool = False
+    workdir: Path = Path(".")
+    full_suite_after_last: bool = True
+    runner: GateRunner | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -26,4 +47,5 @@ class EngineSettings:
     cancel_grace_s: float = 20.0
     archive_finished_agents: bool = True
     coalesce_s: float = 0.1
+    gate: GateSettings = field(default_factory=GateSettings)
     now: Callable[[], datetime] = utcnow

@@ -3,6 +3,8 @@
 An FU starts when its own and its batch's in-release dependencies are complete (external ones
 are assumed complete); `strict_batches` adds "every earlier batch is complete". Slots enforce
 the parallel and high-risk limits across the release. One writer task owns the status file.
+After a batch's FUs finish, its integration tests run; a failed batch asks the decider
+(retry / skip / abort), and a checkpoint holds later batches until someone says continue.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Protocol
 
 import anyio
 import structlog
@@ -22,11 +26,16 @@ from orchestrator.adapters.status_store import StatusWriter, open_event_channel
 from orchestrator.core.reducer import initial_status
 from orchestrator.core.scheduling import candidates, prerequisites
 from orchestrator.engine.api import AgentApi
+from orchestrator.engine.batch_gate import run_batch_gate
+from orchestrator.engine.deciders import Answer, Decider, PolicyDecider, Question
 from orchestrator.engine.fu_task import FuDriver
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.slots import SlotPool
 from orchestrator.models.events import (
+    AwaitingDecision,
     BatchChanged,
+    DecisionTaken,
+    ErrorRecorded,
     FuFinished,
     FuPlanEntry,
     ReleaseFinished,
@@ -43,12 +52,20 @@ StatusWriterHook = Callable[[StatusFile], None]
 _RESUME_SAME_ATTEMPT = {FuStatus.LAUNCHING.value, FuStatus.RUNNING.value, FuStatus.STALE.value}
 
 
+class Notify(Protocol):
+    def notify(self, event: str, text: str, **fields: Any) -> None: ...
+
+
 @dataclass
 class _FuState:
+    """An FU in this process. `done` is set once the outcome is final (dependants wait on it)."""
+
     status: FuStatus = FuStatus.PENDING
     done: anyio.Event = field(default_factory=anyio.Event)
+    branch: str | None = None
+    next_attempt: int = 1
 
-    def finish(self, status: FuStatus) -> None:
+    def settle(self, status: FuStatus) -> None:
         self.status = status
         self.done.set()
 
@@ -72,6 +89,9 @@ class Supervisor:
         existing: StatusFile | None = None,
         orchestrator_id: str | None = None,
         writer_hook: StatusWriterHook | None = None,
+        decider: Decider | None = None,
+        notifier: Notify | None = None,
+        keep_siblings_on_failure: bool | None = None,
     ) -> None:
         self.plan = plan
         self.api = api
@@ -84,17 +104,31 @@ class Supervisor:
             max_parallel=plan.limits.effective_parallel,
             max_high_risk=plan.limits.max_high_risk_in_parallel,
         )
+        self.decider: Decider = decider or PolicyDecider()
+        self.notifier = notifier
+        if keep_siblings_on_failure is None:
+            keep_siblings_on_failure = (
+                isinstance(self.decider, PolicyDecider) and self.decider.on_batch_failure == "fail"
+            )
+        self.keep_siblings_on_failure = keep_siblings_on_failure
         self._cands = candidates(plan)
-        self._fus: dict[str, _FuState] = {unit.id: _FuState() for unit in plan.feature_units}
-        self._batch_done: dict[Decimal, anyio.Event] = {
-            b.batch_id: anyio.Event() for b in plan.batches
+        self._fus = {unit.id: _FuState() for unit in plan.feature_units}
+        self._index = {batch.batch_id: i for i, batch in enumerate(plan.batches)}
+        self._batch_done = {b.batch_id: anyio.Event() for b in plan.batches}
+        checkpointed = {c.after_batch for c in plan.checkpoints}
+        self._holds = {
+            i: anyio.Event() for i, b in enumerate(plan.batches) if b.batch_id in checkpointed
         }
+        self._batch_ok: dict[Decimal, bool] = {}
         self._batch_started: set[Decimal] = set()
         self._aborted = False
+        self._full_suite_failure: str | None = None
         self._scope: anyio.CancelScope | None = None
         self._writer_hook = writer_hook
         self._send: MemoryObjectSendStream[StatusEvent] | None = None
         self.log = log.bind(release_id=plan.release_id)
+
+    # --- public -------------------------------------------------------------------------------
 
     def abort(self) -> None:
         """Stop launching, cancel every active run, finish with status `aborted`."""
@@ -130,12 +164,19 @@ class Supervisor:
                     async with anyio.create_task_group() as batches:
                         for index, batch in enumerate(self.plan.batches):
                             batches.start_soon(self._run_batch, index, batch)
+                    await self._full_suite()
                 status = self._final_status()
                 counts = Counter(state.status.value for state in self._fus.values())
                 self._emit(
                     ReleaseFinished(at=self.settings.now(), status=status, summary=dict(counts))
                 )
                 self.log.info("release.finished", status=status.value, **dict(counts))
+                self._notify(
+                    "release.finished",
+                    f"{self.plan.release_id}: release {status.value}",
+                    status=status.value,
+                    summary=dict(counts),
+                )
         return ReleaseOutcome(
             status=status,
             snapshot=writer.snapshot,
@@ -143,11 +184,17 @@ class Supervisor:
             peak_high_risk=self.slots.peak_high_risk,
         )
 
+    # --- events -------------------------------------------------------------------------------
+
     def _emit(self, event: StatusEvent) -> None:
         """Queue an event for the writer; never blocks (the channel is unbounded)."""
         if self._send is None:
             raise RuntimeError("supervisor is not running")
         self._send.send_nowait(event)
+
+    def _notify(self, event: str, text: str, **fields: Any) -> None:
+        if self.notifier is not None:
+            self.notifier.notify(event, text, **fields)
 
     def _started_event(self) -> ReleaseStarted:
         batches = tuple(
@@ -177,11 +224,16 @@ class Supervisor:
         now = self.settings.now()
         done_before = set(self.existing.completed_fus) if self.existing else set()
         for unit in self.plan.feature_units:
+            state = self._fus[unit.id]
             entry = self.existing.fu_entry(unit.id) if self.existing else None
+            if entry is not None and entry.attempts > 0:
+                state.next_attempt = (
+                    entry.attempts if entry.status in _RESUME_SAME_ATTEMPT else entry.attempts + 1
+                )
             if unit.id in done_before or (entry and entry.status == FuStatus.COMPLETED.value):
-                self._fus[unit.id].finish(FuStatus.COMPLETED)
+                state.settle(FuStatus.COMPLETED)
             elif unit.id in self.plan.deferred:
-                self._fus[unit.id].finish(FuStatus.SKIPPED)
+                state.settle(FuStatus.SKIPPED)
                 self._emit(
                     FuFinished(
                         at=now,
@@ -191,29 +243,83 @@ class Supervisor:
                     )
                 )
             elif unit.id not in self._cands:
-                self._fus[unit.id].finish(FuStatus.SKIPPED)
+                state.settle(FuStatus.SKIPPED)
+
+    # --- batches ------------------------------------------------------------------------------
 
     async def _run_batch(self, index: int, batch: Batch) -> None:
-        if self.settings.strict_batches and index > 0:
-            await self._batch_done[self.plan.batches[index - 1].batch_id].wait()
-        async with anyio.create_task_group() as group:
-            for fu_id in batch.feature_units:
-                if fu_id in self._cands and not self._fus[fu_id].done.is_set():
-                    group.start_soon(self._run_fu, batch, fu_id)
-        statuses = [self._fus[f].status for f in batch.feature_units if f in self._cands]
-        ok = all(s is FuStatus.COMPLETED for s in statuses)
-        self._emit(
-            BatchChanged(
-                at=self.settings.now(),
-                batch_id=batch.batch_id,
-                status=BatchStatus.COMPLETED if ok else BatchStatus.FAILED,
-            )
-        )
-        self.log.info("batch.completed" if ok else "batch.failed", batch_id=str(batch.batch_id))
-        self._batch_done[batch.batch_id].set()
+        try:
+            if self.settings.strict_batches and index > 0:
+                await self._batch_done[self.plan.batches[index - 1].batch_id].wait()
+            ok = await self._drive_batch(batch)
+            self._batch_ok[batch.batch_id] = ok
+            if ok and index in self._holds:
+                await self._checkpoint(batch)
+        finally:
+            if index in self._holds:
+                self._holds[index].set()
+            self._batch_done[batch.batch_id].set()
 
-    async def _run_fu(self, batch: Batch, fu_id: str) -> None:
+    async def _drive_batch(self, batch: Batch) -> bool:
+        """Run the batch's FUs and tests until they pass or a decision ends the batch."""
+        members = [f for f in batch.feature_units if f in self._cands]
+        to_run = [f for f in members if not self._fus[f].done.is_set()]
+        while True:
+            failure = await self._run_fus(batch, to_run)
+            if failure is None:
+                if any(self._fus[f].status is not FuStatus.COMPLETED for f in members):
+                    # only FUs blocked by a settled dependency: nothing a decision can change
+                    self._batch_status(batch, BatchStatus.FAILED)
+                    return False
+                gate = await self._gate(batch)
+                if gate is None:
+                    self._batch_status(batch, BatchStatus.COMPLETED)
+                    return True
+                failure = gate
+            answer = await self._ask_after_failure(batch, failure)
+            if answer.action == "retry":
+                to_run = [
+                    f
+                    for f in members
+                    if answer.all_fus or self._fus[f].status is not FuStatus.COMPLETED
+                ]
+                self._batch_status(batch, BatchStatus.RUNNING)
+                continue
+            unsettled = [f for f in members if self._fus[f].status is not FuStatus.COMPLETED]
+            if answer.action == "skip":
+                for fu_id in unsettled:
+                    self._emit(
+                        FuFinished(
+                            at=self.settings.now(),
+                            fu_id=fu_id,
+                            status=FuStatus.DEFERRED,
+                            error=f"deferred: batch skipped ({failure})",
+                        )
+                    )
+                    self._fus[fu_id].settle(FuStatus.DEFERRED)
+                self._batch_status(batch, BatchStatus.SKIPPED)
+                return False
+            if answer.action == "abort":
+                self.abort()
+                await anyio.lowlevel.checkpoint()
+            for fu_id in unsettled:  # "fail": the outcomes stand
+                self._fus[fu_id].settle(self._fus[fu_id].status)
+            self._batch_status(batch, BatchStatus.FAILED)
+            return False
+
+    async def _run_fus(self, batch: Batch, fu_ids: list[str]) -> str | None:
+        """One task per FU; the first escalation cancels the batch's other FUs (unless "fail")."""
+        failures: list[str] = []
+        async with anyio.create_task_group() as group:
+            for fu_id in fu_ids:
+                group.start_soon(self._run_fu, batch, fu_id, group.cancel_scope, failures)
+        return "; ".join(failures) if failures else None
+
+    async def _run_fu(
+        self, batch: Batch, fu_id: str, batch_scope: anyio.CancelScope, failures: list[str]
+    ) -> None:
         state = self._fus[fu_id]
+        state.status = FuStatus.PENDING
         prereqs = prerequisites(self.plan, fu_id)
         for dep in prereqs:
             await self._fus[dep].done.wait()
@@ -230,15 +336,14 @@ class Supervisor:
                     at=self.settings.now(), fu_id=fu_id, status=FuStatus.BLOCKED, error=message
                 )
             )
-            state.finish(FuStatus.BLOCKED)
+            state.settle(FuStatus.BLOCKED)
             return
+        for held, event in self._holds.items():
+            if held < self._index[batch.batch_id]:
+                await event.wait()
         if batch.batch_id not in self._batch_started:
             self._batch_started.add(batch.batch_id)
-            self._emit(
-                BatchChanged(
-                    at=self.settings.now(), batch_id=batch.batch_id, status=BatchStatus.RUNNING
-                )
-            )
+            self._batch_status(batch, BatchStatus.RUNNING)
         driver = FuDriver(
             plan=self.plan,
             unit=self.plan.fu(fu_id),
@@ -247,24 +352,174 @@ class Supervisor:
             settings=self.settings,
             slots=self.slots,
             emit=self._emit,
-            first_attempt=self._first_attempt(fu_id),
+            first_attempt=state.next_attempt,
         )
         try:
-            state.finish(await driver.drive())
+            status = await driver.drive()
         except anyio.get_cancelled_exc_class():
-            state.finish(FuStatus.CANCELLED)
+            state.status = FuStatus.CANCELLED
+            state.next_attempt = driver.attempt + 1
+            reason = "aborted" if self._aborted else "cancelled: its batch failed"
+            self._emit(
+                FuFinished(
+                    at=self.settings.now(), fu_id=fu_id, status=FuStatus.CANCELLED, error=reason
+                )
+            )
+            if self._aborted:
+                state.settle(FuStatus.CANCELLED)
             raise
+        state.next_attempt = driver.attempt + 1
+        state.branch = driver.branch
+        if status is FuStatus.COMPLETED:
+            state.settle(status)
+            return
+        state.status = status
+        failures.append(f"{fu_id} {status.value}: {driver.last_error or ''}".rstrip(": "))
+        self._notify(
+            "fu.escalated",
+            f"{self.plan.release_id}: {fu_id} needs a human: {driver.last_error}",
+            fu_id=fu_id,
+            batch_id=batch.batch_id,
+        )
+        if self._cancels_batch():
+            batch_scope.cancel()
 
-    def _first_attempt(self, fu_id: str) -> int:
-        """Resume: an active attempt is adopted (same agentId → 409 → adopt); else the next."""
-        entry = self.existing.fu_entry(fu_id) if self.existing else None
-        if entry is None or entry.attempts < 1:
-            return 1
-        return entry.attempts if entry.status in _RESUME_SAME_ATTEMPT else entry.attempts + 1
+    def _cancels_batch(self) -> bool:
+        """Issue-4 behaviour ("fail"): keep running siblings; otherwise stop the batch."""
+        return not (
+            isinstance(self.decider, PolicyDecider) and self.decider.on_batch_failure == "fail"
+        )
+
+    def _batch_status(self, batch: Batch, status: BatchStatus) -> None:
+        self._emit(BatchChanged(at=self.settings.now(), batch_id=batch.batch_id, status=status))
+        if status in {BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.SKIPPED}:
+            self.log.info(f"batch.{status.value}", batch_id=format(batch.batch_id, "f"))
+
+    # --- gate, decisions, checkpoints ---------------------------------------------------------
+
+    async def _gate(self, batch: Batch) -> str | None:
+        """None when the batch's tests pass (or it has none); else what failed."""
+        branches = [
+            self._fus[f].branch
+            for f in batch.feature_units
+            if f in self._fus and self._fus[f].branch
+        ]
+        self._batch_status(batch, BatchStatus.GATING)
+        outcome = await run_batch_gate(
+            self.plan,
+            self.settings.gate,
+            batch_id=batch.batch_id,
+            branches=[b for b in branches if b],
+            log_dir=self.status_path.parent / "gate_logs",
+            at=self.settings.now(),
+        )
+        if outcome.event is not None:
+            self._emit(outcome.event)
+        return None if outcome.passed else f"integration tests failed: {outcome.summary}"
+
+    async def _ask_after_failure(self, batch: Batch, failure: str) -> Answer:
+        now = self.settings.now()
+        self._emit(
+            ErrorRecorded(
+                at=now,
+                batch_id=batch.batch_id,
+                message=f"batch {format(batch.batch_id, 'f')} failed: {failure}",
+            )
+        )
+        self._batch_status(batch, BatchStatus.FAILED)
+        self._notify(
+            "batch.failed",
+            f"{self.plan.release_id}: batch {format(batch.batch_id, 'f')} failed: {failure}",
+            batch_id=batch.batch_id,
+            reason=failure,
+        )
+        return await self._ask(Question("batch_failure", batch.batch_id, failure))
+
+    async def _checkpoint(self, batch: Batch) -> None:
+        names = [c.name for c in self.plan.checkpoints if c.after_batch == batch.batch_id]
+        text = (
+            f"{self.plan.release_id}: checkpoint {', '.join(names)} after batch "
+            f"{format(batch.batch_id, 'f')}: review before the release goes on"
+        )
+        self._notify("checkpoint.reached", text, batch_id=batch.batch_id, checkpoints=names)
+        answer = await self._ask(Question("checkpoint", batch.batch_id, text))
+        if answer.action == "abort":
+            self.abort()
+            await anyio.lowlevel.checkpoint()
+
+    async def _ask(self, question: Question) -> Answer:
+        deadline_s = self.decider.deadline_s
+        deadline = self.settings.now() + timedelta(seconds=deadline_s) if deadline_s else None
+        if self.decider.awaits(question.kind):
+            self._emit(
+                AwaitingDecision(
+                    at=self.settings.now(),
+                    kind=question.kind,
+                    batch_id=question.batch_id,
+                    choices=question.choices,
+                    reason=question.reason,
+                    deadline=deadline,
+                )
+            )
+            self.log.warning(
+                "decision.awaited",
+                kind=question.kind,
+                batch_id=format(question.batch_id, "f"),
+                choices=list(question.choices),
+            )
+        answer = await self.decider.ask(question)
+        self.log.info(
+            "decision.taken",
+            kind=question.kind,
+            action=answer.action,
+            by=answer.by,
+            batch_id=format(question.batch_id, "f"),
+        )
+        self._emit(
+            DecisionTaken(
+                at=self.settings.now(),
+                kind=question.kind,
+                batch_id=question.batch_id,
+                action=answer.action,
+                by=answer.by,
+                reason=answer.reason,
+            )
+        )
+        return answer
+
+    async def _full_suite(self) -> None:
+        """After the last batch, every IT test, as the original does."""
+        if self._aborted or not self.settings.gate.full_suite_after_last:
+            return
+        if not self._batch_ok or not all(self._batch_ok.values()):
+            return
+        if len(self._batch_ok) != len(self.plan.batches):
+            return
+        branches = [s.branch for s in self._fus.values() if s.branch]
+        outcome = await run_batch_gate(
+            self.plan,
+            self.settings.gate,
+            batch_id=None,
+            branches=[b for b in branches if b],
+            log_dir=self.status_path.parent / "gate_logs",
+            at=self.settings.now(),
+        )
+        if outcome.event is not None:
+            self._emit(outcome.event)
+        if not outcome.passed:
+            self._full_suite_failure = outcome.summary
+            self._emit(
+                ErrorRecorded(
+                    at=self.settings.now(),
+                    message=f"full integration suite failed: {outcome.summary}",
+                )
+            )
 
     def _final_status(self) -> ReleaseStatus:
         if self._aborted:
             return ReleaseStatus.ABORTED
+        if self._full_suite_failure:
+            return ReleaseStatus.FAILED
         scheduled = [self._fus[fu_id].status for fu_id in self._cands]
         if all(s is FuStatus.COMPLETED for s in scheduled):
             return ReleaseStatus.COMPLETED

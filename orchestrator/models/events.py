@@ -102,6 +102,36 @@ class ErrorRecorded:
 
 
 @dataclass(frozen=True)
+class GateFinished:
+    """Integration tests ran after a batch (batch_id None: the full suite after the last)."""
+
+    at: datetime
+    batch_id: Decimal | None
+    status: str
+    tests: tuple[dict[str, object], ...]
+
+
+@dataclass(frozen=True)
+class AwaitingDecision:
+    at: datetime
+    kind: str
+    batch_id: Decimal
+    choices: tuple[str, ...]
+    reason: str
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DecisionTaken:
+    at: datetime
+    kind: str
+    batch_id: Decimal
+    action: str
+    by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class ReleaseFinished:
     at: datetime
     status: ReleaseStatus
@@ -118,5 +148,8 @@ StatusEvent = (
     | FuFinished
     | BatchChanged
     | ErrorRecorded
+    | GateFinished
+    | AwaitingDecision
+    | DecisionTaken
     | ReleaseFinished
 )

@@ -120,6 +120,16 @@ class Limits(BaseModel):
     prompt_template: str | None = None
     archive_finished_agents: bool = True
     cancel_grace_s: float = 20.0
+    # batch gate and human decisions (issue 5); the CLI overrides each of them
+    gate_command_template: str | None = "npm run test:integration -- {file}"
+    gate_command: str | None = None
+    gate_overrides: dict[str, str] = Field(default_factory=dict)
+    gate_timeout_s: float = 300.0
+    gate_shell: bool = False
+    strict_gate: bool = False
+    on_batch_failure: str | None = None
+    on_checkpoint: str | None = None
+    decision_deadline_minutes: float = 0.0
 
     @property
     def effective_parallel(self) -> int:
