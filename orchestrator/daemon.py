@@ -14,6 +14,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -41,7 +42,7 @@ from orchestrator.engine.deciders import (
     RoutingDecider,
 )
 from orchestrator.engine.settings import EngineSettings
-from orchestrator.engine.supervisor import ReleaseOutcome, StatusWriterHook, Supervisor
+from orchestrator.engine.supervisor import Notify, ReleaseOutcome, StatusWriterHook, Supervisor
 from orchestrator.errors import ExitCode, InputError
 from orchestrator.models.release import ReleasePlan, StrategyType
 from orchestrator.models.status import ReleaseStatus, StatusFile
@@ -138,6 +139,8 @@ async def run_release(
     install_signal_handlers: bool = True,
     modes: DecisionModes | None = None,
     notify_url: str | None = None,
+    decider: Decider | None = None,
+    extra_notifier: Notify | None = None,
 ) -> ReleaseOutcome:
     """Run the release to its end (or abort) and return the outcome."""
     modes = modes or DecisionModes("fail", "continue", None)
@@ -162,9 +165,9 @@ async def run_release(
             status_path,
             existing=existing,
             writer_hook=on_change,
-            decider=build_decider(modes, status_path),
-            notifier=notifier,
-            keep_siblings_on_failure=modes.on_batch_failure == "fail",
+            decider=decider or build_decider(modes, status_path),
+            notifier=_Both(notifier, extra_notifier) if extra_notifier else notifier,
+            keep_siblings_on_failure=None if decider else modes.on_batch_failure == "fail",
         )
         trigger = shutdown_trigger or (_signal_trigger if install_signal_handlers else None)
         try:
@@ -184,6 +187,17 @@ async def run_release(
             with anyio.CancelScope(shield=True):
                 await notifier.aclose(grace_s=0)
     return outcome
+
+
+class _Both:
+    """Fan a notification out to the webhook and an extra listener (tests, the console)."""
+
+    def __init__(self, first: Notify, second: Notify) -> None:
+        self._targets = (first, second)
+
+    def notify(self, event: str, text: str, **fields: Any) -> None:
+        for target in self._targets:
+            target.notify(event, text, **fields)
 
 
 async def _prompt(question: Question) -> Answer:

@@ -19,7 +19,7 @@ import anyio
 import structlog
 from anyio.abc import Process
 
-from orchestrator.models.gate import GateStep, GateTestResult, TestStatus
+from orchestrator.models.gate import GateStep, GateTestResult, GateTestStatus
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +70,7 @@ async def _run_step(
     await _append(log_path, header)
     if step.command is None:
         return GateTestResult(
-            step.test_id, TestStatus.NOT_RUN, log=str(log_path), detail="no test command"
+            step.test_id, GateTestStatus.NOT_RUN, log=str(log_path), detail="no test command"
         )
     try:
         argv = _argv(step, step.command)
@@ -116,20 +116,20 @@ async def _run_step(
     if scope.cancelled_caught:
         return GateTestResult(
             step.test_id,
-            TestStatus.TIMEOUT,
+            GateTestStatus.TIMEOUT,
             duration_s=duration_s,
             log=str(log_path),
             detail=f"killed after {timeout_s:g}s",
         )
     code = process.returncode
-    status = TestStatus.PASSED if code == 0 else TestStatus.FAILED
+    status = GateTestStatus.PASSED if code == 0 else GateTestStatus.FAILED
     return GateTestResult(
         step.test_id, status, duration_s=duration_s, exit_code=code, log=str(log_path)
     )
 
 
 def _error(step: GateStep, log_path: Path, detail: str) -> GateTestResult:
-    return GateTestResult(step.test_id, TestStatus.ERROR, log=str(log_path), detail=detail)
+    return GateTestResult(step.test_id, GateTestStatus.ERROR, log=str(log_path), detail=detail)
 
 
 async def run_gate(

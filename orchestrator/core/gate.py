@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from orchestrator.models.gate import GateStep, GateTestResult, TestStatus
+from orchestrator.models.gate import GateStep, GateTestResult, GateTestStatus
 from orchestrator.models.release import IntegrationTest
 
 
@@ -53,15 +53,15 @@ def tests_for_batch(
 def gate_passed(results: Sequence[GateTestResult], *, strict: bool) -> bool:
     """Failed, timed-out or unstartable tests block; `not_run` blocks only when strict."""
     for result in results:
-        if result.status in {TestStatus.FAILED, TestStatus.TIMEOUT, TestStatus.ERROR}:
+        if result.status in {GateTestStatus.FAILED, GateTestStatus.TIMEOUT, GateTestStatus.ERROR}:
             return False
-        if strict and result.status is TestStatus.NOT_RUN:
+        if strict and result.status is GateTestStatus.NOT_RUN:
             return False
     return True
 
 
 def failure_summary(results: Sequence[GateTestResult]) -> str:
-    bad = [r for r in results if r.status is not TestStatus.PASSED]
+    bad = [r for r in results if r.status is not GateTestStatus.PASSED]
     return "; ".join(
         f"{r.test_id} {r.status.value}" + (f" (log {r.log})" if r.log else "") for r in bad
     )

@@ -144,7 +144,9 @@ class FuDriver:
             )
         )
         try:
-            _, run = await self.api.create_agent(self._request(agent_id))
+            # Shielded: a create cancelled in flight may still make an agent we could not stop.
+            with anyio.CancelScope(shield=True):
+                _, run = await self.api.create_agent(self._request(agent_id))
         except CursorError as exc:
             log_.warning("agent.launch_failed", error=exc.message, code=exc.code)
             kind = FailureKind.API_TRANSIENT if exc.retryable else FailureKind.API_FATAL
@@ -155,6 +157,7 @@ class FuDriver:
             FuRunning(at=self.settings.now(), fu_id=self.unit.id, agent_id=agent_id, run_id=run.id)
         )
         try:
+            await anyio.lowlevel.checkpoint()  # a cancel that arrived during the create lands here
             return await self._follow(run, log_)
         except anyio.get_cancelled_exc_class():
             await self._cancel_active(log_)

@@ -521,6 +521,7 @@ class Supervisor:
         if self._full_suite_failure:
             return ReleaseStatus.FAILED
         scheduled = [self._fus[fu_id].status for fu_id in self._cands]
-        if all(s is FuStatus.COMPLETED for s in scheduled):
+        # FUs a human deferred (skip) leave the release complete, with the deferral recorded
+        if all(s in {FuStatus.COMPLETED, FuStatus.DEFERRED} for s in scheduled):
             return ReleaseStatus.COMPLETED
         return ReleaseStatus.FAILED

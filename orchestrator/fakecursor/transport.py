@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import httpx
-from anyio.streams.memory import MemoryObjectReceiveStream
 from starlette.types import ASGIApp, Message
+
+_END = b""  # queued after the last chunk (empty chunks are never queued)
 
 
 class _BodyStream(httpx.AsyncByteStream):
     def __init__(
         self,
-        chunks: MemoryObjectReceiveStream[bytes | BaseException],
+        chunks: asyncio.Queue[bytes | BaseException],
         task: asyncio.Task[None],
         disconnected: anyio.Event,
     ) -> None:
@@ -32,14 +32,16 @@ class _BodyStream(httpx.AsyncByteStream):
         self._disconnected = disconnected
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._chunks:
+        while True:
+            chunk = await self._chunks.get()
             if isinstance(chunk, BaseException):
                 raise httpx.RemoteProtocolError(f"server dropped the connection: {chunk}")
+            if chunk == _END:
+                return
             yield chunk
 
     async def aclose(self) -> None:
         self._disconnected.set()
-        self._chunks.close()
         if not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -66,7 +68,15 @@ class StreamingASGITransport(httpx.AsyncBaseTransport):
             "client": ("127.0.0.1", 50000),
             "server": (request.url.host, request.url.port or 80),
         }
-        send_chunk, chunks = anyio.create_memory_object_stream[bytes | BaseException](math.inf)
+        chunks: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
+        ended = False
+
+        def finish(item: bytes | BaseException = _END) -> None:
+            nonlocal ended
+            if not ended:
+                ended = True
+                chunks.put_nowait(item)
+
         started = anyio.Event()
         disconnected = anyio.Event()
         head: dict[str, Any] = {}
@@ -87,21 +97,19 @@ class StreamingASGITransport(httpx.AsyncBaseTransport):
                 started.set()
             elif message["type"] == "http.response.body":
                 chunk = message.get("body", b"")
-                if chunk:
-                    with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                        send_chunk.send_nowait(chunk)
+                if chunk and not ended:
+                    chunks.put_nowait(chunk)
                 if not message.get("more_body", False):
-                    send_chunk.close()
+                    finish()
 
         async def run_app() -> None:
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:  # the app dropped the connection (or crashed)
                 head.setdefault("error", exc)
-                with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    send_chunk.send_nowait(exc)
+                finish(exc)
             finally:
-                send_chunk.close()
+                finish()
                 started.set()
 
         task = asyncio.get_running_loop().create_task(run_app())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
-class TestStatus(StrEnum):
+class GateTestStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     TIMEOUT = "timeout"
@@ -27,7 +27,7 @@ class GateStep:
 @dataclass(frozen=True)
 class GateTestResult:
     test_id: str
-    status: TestStatus
+    status: GateTestStatus
     duration_s: float = 0.0
     exit_code: int | None = None
     log: str | None = None

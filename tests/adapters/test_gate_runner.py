@@ -12,7 +12,7 @@ import pytest
 
 from orchestrator.adapters.gate_runner import run_gate
 from orchestrator.models.gate import GateStep
-from orchestrator.models.gate import TestStatus as Status
+from orchestrator.models.gate import GateTestStatus as Status
 
 pytestmark = pytest.mark.asyncio
 

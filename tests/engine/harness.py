@@ -14,8 +14,9 @@ from pydantic import SecretStr
 
 from orchestrator.adapters.cursor.settings import CursorSettings
 from orchestrator.daemon import RunEnv, run_release
+from orchestrator.engine.deciders import Decider
 from orchestrator.engine.settings import EngineSettings
-from orchestrator.engine.supervisor import ReleaseOutcome
+from orchestrator.engine.supervisor import Notify, ReleaseOutcome
 from orchestrator.fakecursor.app import FakeCursor
 from orchestrator.fakecursor.scenario import Scenario
 from orchestrator.fakecursor.transport import StreamingASGITransport
@@ -65,6 +66,8 @@ async def run_on_fake(
     abort_at_s: float | None = None,
     existing: Any = None,
     fake: FakeCursor | None = None,
+    decider: Decider | None = None,
+    notifier: Notify | None = None,
 ) -> Ran:
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -96,5 +99,7 @@ async def run_on_fake(
         transport=StreamingASGITransport(fake.app),
         shutdown_trigger=trigger,
         install_signal_handlers=False,
+        decider=decider,
+        extra_notifier=notifier,
     )
     return Ran(outcome, fake, json.loads(path.read_text()), loop.time() - start)

@@ -8,7 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
-from orchestrator.models.release import Limits
+from orchestrator.models.release import Limits, ReleasePlan
 from orchestrator.models.status import ReleaseStatus
 from tests.engine.harness import API_KEY, run_on_fake, settings
 from tests.plans import fu, plan
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
 MIN = 60.0
 
 
-def seven_fu_plan(limits: Limits | None = None):  # type: ignore[no-untyped-def]
+def seven_fu_plan(limits: Limits | None = None) -> ReleasePlan:
     return plan(
         [
             fu("FU-000"),
