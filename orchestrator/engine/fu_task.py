@@ -15,6 +15,7 @@ import structlog
 from orchestrator.adapters.cursor.errors import CursorError
 from orchestrator.adapters.cursor.models import (
     CreateAgentRequest,
+    CreateRunRequest,
     ModelRef,
     Prompt,
     RepoConfig,
@@ -85,6 +86,8 @@ class FuDriver:
         self._active: Run | None = None
         self.branch: str | None = None
         self.last_error: str | None = None
+        self._last_agent_id: str | None = None
+        self._last_failure: str | None = None
         self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
 
     async def drive(self) -> FuStatus:
@@ -133,10 +136,12 @@ class FuDriver:
                 )
             )
             await anyio.sleep(decision.delay_s)
+            self._last_failure = failure.message
             self.attempt += 1
 
     async def _attempt_once(self) -> AttemptFailure | None:
-        agent_id = agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
+        follow_up = self._follow_up_target()
+        agent_id = follow_up or agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
         log_ = self.log.bind(agent_id=agent_id, attempt=self.attempt)
         self.emit(
             FuLaunching(
@@ -146,11 +151,15 @@ class FuDriver:
         try:
             # Shielded: a create cancelled in flight may still make an agent we could not stop.
             with anyio.CancelScope(shield=True):
-                _, run = await self.api.create_agent(self._request(agent_id))
+                if follow_up:
+                    run = await self.api.create_run(follow_up, self._follow_up_request())
+                else:
+                    _, run = await self.api.create_agent(self._request(agent_id))
         except CursorError as exc:
             log_.warning("agent.launch_failed", error=exc.message, code=exc.code)
             kind = FailureKind.API_TRANSIENT if exc.retryable else FailureKind.API_FATAL
             return AttemptFailure(kind, f"launch failed: {exc.code}: {exc.message}")
+        self._last_agent_id = agent_id
         log_.info("agent.launched", run_id=run.id)
         self._active = run
         self.emit(
@@ -258,6 +267,21 @@ class FuDriver:
 
     async def cancel_for_abort(self) -> None:
         await self._cancel_active(self.log)
+
+    def _follow_up_target(self) -> str | None:
+        """With `follow_up_on_same_agent`, a retry continues the last agent (keeps its context)."""
+        if self.settings.retry.follow_up_on_same_agent and self._last_agent_id:
+            return self._last_agent_id
+        return None
+
+    def _follow_up_request(self) -> CreateRunRequest:
+        text = (
+            f"Your previous run on {self.unit.id} did not finish: {self._last_failure}. "
+            f"Continue the work on {self.unit.id} from where it stopped, following the same "
+            f"instructions and the specification at {self.unit.spec_path or 'the release manifest'}"
+            ", then push and open the pull request."
+        )
+        return CreateRunRequest(prompt=Prompt(text=text))
 
     def _request(self, agent_id: str) -> CreateAgentRequest:
         _, model = model_for(self.unit, self.settings.model_tiers)

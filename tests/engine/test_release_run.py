@@ -269,3 +269,23 @@ async def test_restart_skips_fus_an_earlier_run_completed(tmp_path: Path) -> Non
     )
     assert again.outcome.status is ReleaseStatus.COMPLETED
     assert again.stats["launches_per_fu"] == {}
+
+
+async def test_follow_up_mode_retries_on_the_same_agent(tmp_path: Path) -> None:
+    from orchestrator.models.release import RetryPolicy
+
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=5 * MIN),
+        fus={"FU-1": FuBehaviour(hang=True)},
+    )
+    policy = RetryPolicy(follow_up_on_same_agent=True, backoff_initial_s=1)
+    ran = await run_on_fake(
+        p, scenario, tmp_path, engine=settings(stale_after_s=10 * MIN, retry=policy)
+    )
+    runs = ran.stats["runs"]
+    assert ran.stats["agents_total"] == 1
+    assert len(runs) == 4  # first run + 3 follow-ups, all on one agent
+    assert len({r["agent_id"] for r in runs}) == 1
+    assert ran.fu("FU-1")["attempts"] == 4
+    assert ran.fu("FU-1")["status"] == "needs_human"
