@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import urllib.request
 from importlib import resources
@@ -25,7 +22,8 @@ from orchestrator.adapters.logging import configure_logging
 from orchestrator.cli.start import fail, run_prepared
 from orchestrator.daemon import prepare_start
 from orchestrator.engine.configure import Overrides
-from orchestrator.errors import ExitCode, OrchdError
+from orchestrator.errors import OrchdError
+from orchestrator.fakecursor.process import FakeCursorProcess
 
 DEMO_RELEASE = "v0.1.0"
 DEMO_KEY = "demo-key-not-a-secret"
@@ -36,44 +34,6 @@ def _copy_bundle(target: Path) -> Path:
     with resources.as_file(bundle) as source:
         shutil.copytree(source, target, dirs_exist_ok=True)
     return target
-
-
-def _start_fake(scenario: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "fake-cursor",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--api-key",
-            DEMO_KEY,
-            "--scenario",
-            str(scenario),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("http://127.0.0.1:"):
-        proc.kill()
-        proc.wait()
-        raise typer.Exit(int(ExitCode.INTERNAL))
-    return proc, line
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _fake_stats(base_url: str) -> dict[str, Any]:
@@ -96,8 +56,9 @@ def demo(
     configure_logging(level=log_level)
     root = _copy_bundle(workdir or Path(tempfile.mkdtemp(prefix="orchd-demo-")))
     typer.echo(f"demo repo: {root}")
-    proc, base_url = _start_fake(root / "scenario.yaml")
-    typer.echo(f"fake Cursor server: {base_url} (pid {proc.pid})")
+    fake = FakeCursorProcess(api_key=DEMO_KEY, scenario=root / "scenario.yaml")
+    base_url = fake.url
+    typer.echo(f"fake Cursor server: {base_url} (pid {fake.proc.pid})")
     try:
         env = {
             **os.environ,
@@ -137,7 +98,7 @@ def demo(
         )
         typer.echo(f"inspect: orchd status {DEMO_RELEASE} --repo-root {root}")
     finally:
-        _stop(proc)
+        fake.stop()
     raise typer.Exit(int(code))
 
 

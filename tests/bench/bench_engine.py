@@ -11,10 +11,7 @@ import argparse
 import os
 import platform
 import resource
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from decimal import Decimal
@@ -27,6 +24,7 @@ from orchestrator.adapters.cursor.settings import CursorSettings
 from orchestrator.adapters.logging import configure_logging
 from orchestrator.daemon import RunEnv, run_release
 from orchestrator.engine.settings import EngineSettings
+from orchestrator.fakecursor.process import FakeCursorProcess
 from orchestrator.models.release import Batch, FeatureUnit, Limits, ReleasePlan
 
 KEY = "bench-key"
@@ -43,39 +41,6 @@ def _plan(n: int) -> ReleasePlan:
     )
 
 
-def _start_fake(scenario: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "fake-cursor",
-            "--port",
-            "0",
-            "--api-key",
-            KEY,
-            "--scenario",
-            str(scenario),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
 def _once(n: int, duration_s: float, stream: bool, workdir: Path) -> dict[str, float]:
     scenario = workdir / "scenario.yaml"
     # 1 simulated hour takes `duration_s` real seconds; heartbeats every 2 simulated minutes
@@ -83,7 +48,8 @@ def _once(n: int, duration_s: float, stream: bool, workdir: Path) -> dict[str, f
         f"time_scale: {3600 / duration_s}\nheartbeat_interval_s: 120\n"
         "defaults: {creating_s: 60, duration_s: 3600, tool_calls: 5}\n"
     )
-    proc, url = _start_fake(scenario)
+    fake = FakeCursorProcess(api_key=KEY, scenario=scenario)
+    url = fake.url
     try:
         settings = EngineSettings(
             repo_url="https://github.com/acme/bench",
@@ -107,7 +73,7 @@ def _once(n: int, duration_s: float, stream: bool, workdir: Path) -> dict[str, f
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
-        _stop(proc)
+        fake.stop()
     if outcome.status.value != "completed":
         raise SystemExit(f"bench release ended {outcome.status.value}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from orchestrator.fakecursor.process import FakeCursorProcess
+
 pytestmark = pytest.mark.slow
 
 RELEASE = "v0.1.0"
@@ -35,37 +37,8 @@ def fake_cursor(tmp_path: Path) -> Iterator[str]:
     scenario.write_text(
         "time_scale: 600\nheartbeat_interval_s: 60\ndefaults: {creating_s: 0, duration_s: 3600}\n"
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "fake-cursor",
-            "--port",
-            "0",
-            "--api-key",
-            KEY,
-            "--scenario",
-            str(scenario),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with FakeCursorProcess(api_key=KEY, scenario=scenario) as fake:
+        yield fake.url
 
 
 def _stats(url: str) -> dict[str, Any]:
