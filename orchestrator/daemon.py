@@ -31,6 +31,7 @@ from orchestrator.adapters.notify import Notifier
 from orchestrator.adapters.prompt_template import load_prompt_template
 from orchestrator.adapters.release_loader import load_release, load_status_file
 from orchestrator.adapters.terminal_prompt import ask_terminal
+from orchestrator.engine.asking import Notify
 from orchestrator.engine.configure import DecisionModes, Overrides, decision_modes, engine_settings
 from orchestrator.engine.deciders import (
     Answer,
@@ -42,7 +43,7 @@ from orchestrator.engine.deciders import (
     RoutingDecider,
 )
 from orchestrator.engine.settings import EngineSettings
-from orchestrator.engine.supervisor import Notify, ReleaseOutcome, StatusWriterHook, Supervisor
+from orchestrator.engine.supervisor import ReleaseOutcome, StatusWriterHook, Supervisor
 from orchestrator.errors import ExitCode, InputError
 from orchestrator.models.release import ReleasePlan, StrategyType
 from orchestrator.models.status import ReleaseStatus, StatusFile

@@ -13,10 +13,8 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
 
 import anyio
 import structlog
@@ -26,15 +24,14 @@ from orchestrator.adapters.status_store import StatusWriter, open_event_channel
 from orchestrator.core.reducer import initial_status
 from orchestrator.core.scheduling import candidates, prerequisites
 from orchestrator.engine.api import AgentApi
+from orchestrator.engine.asking import Asker, Notify
 from orchestrator.engine.batch_gate import run_batch_gate
 from orchestrator.engine.deciders import Answer, Decider, PolicyDecider, Question
 from orchestrator.engine.fu_task import FuDriver
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.slots import SlotPool
 from orchestrator.models.events import (
-    AwaitingDecision,
     BatchChanged,
-    DecisionTaken,
     ErrorRecorded,
     FuFinished,
     FuPlanEntry,
@@ -50,10 +47,6 @@ log = structlog.get_logger("orchd.release")
 StatusWriterHook = Callable[[StatusFile], None]
 
 _RESUME_SAME_ATTEMPT = {FuStatus.LAUNCHING.value, FuStatus.RUNNING.value, FuStatus.STALE.value}
-
-
-class Notify(Protocol):
-    def notify(self, event: str, text: str, **fields: Any) -> None: ...
 
 
 @dataclass
@@ -105,7 +98,6 @@ class Supervisor:
             max_high_risk=plan.limits.max_high_risk_in_parallel,
         )
         self.decider: Decider = decider or PolicyDecider()
-        self.notifier = notifier
         if keep_siblings_on_failure is None:
             keep_siblings_on_failure = (
                 isinstance(self.decider, PolicyDecider) and self.decider.on_batch_failure == "fail"
@@ -126,6 +118,7 @@ class Supervisor:
         self._scope: anyio.CancelScope | None = None
         self._writer_hook = writer_hook
         self._send: MemoryObjectSendStream[StatusEvent] | None = None
+        self.asker = Asker(self.decider, self._emit, settings.now, notifier)
         self.log = log.bind(release_id=plan.release_id)
 
     # --- public -------------------------------------------------------------------------------
@@ -171,7 +164,7 @@ class Supervisor:
                     ReleaseFinished(at=self.settings.now(), status=status, summary=dict(counts))
                 )
                 self.log.info("release.finished", status=status.value, **dict(counts))
-                self._notify(
+                self.asker.notify(
                     "release.finished",
                     f"{self.plan.release_id}: release {status.value}",
                     status=status.value,
@@ -191,10 +184,6 @@ class Supervisor:
         if self._send is None:
             raise RuntimeError("supervisor is not running")
         self._send.send_nowait(event)
-
-    def _notify(self, event: str, text: str, **fields: Any) -> None:
-        if self.notifier is not None:
-            self.notifier.notify(event, text, **fields)
 
     def _started_event(self) -> ReleaseStarted:
         batches = tuple(
@@ -375,7 +364,7 @@ class Supervisor:
             return
         state.status = status
         failures.append(f"{fu_id} {status.value}: {driver.last_error or ''}".rstrip(": "))
-        self._notify(
+        self.asker.notify(
             "fu.escalated",
             f"{self.plan.release_id}: {fu_id} needs a human: {driver.last_error}",
             fu_id=fu_id,
@@ -397,19 +386,16 @@ class Supervisor:
 
     # --- gate, decisions, checkpoints ---------------------------------------------------------
 
-    async def _gate(self, batch: Batch) -> str | None:
-        """None when the batch's tests pass (or it has none); else what failed."""
-        branches = [
-            self._fus[f].branch
-            for f in batch.feature_units
-            if f in self._fus and self._fus[f].branch
-        ]
-        self._batch_status(batch, BatchStatus.GATING)
+    async def _gate(self, batch: Batch | None) -> str | None:
+        """Run the tests covering `batch` (None: the whole suite); what failed, or None."""
+        members = batch.feature_units if batch else tuple(self._fus)
+        if batch is not None:
+            self._batch_status(batch, BatchStatus.GATING)
         outcome = await run_batch_gate(
             self.plan,
             self.settings.gate,
-            batch_id=batch.batch_id,
-            branches=[b for b in branches if b],
+            batch_id=batch.batch_id if batch else None,
+            branches=[b for f in members if f in self._fus and (b := self._fus[f].branch)],
             log_dir=self.status_path.parent / "gate_logs",
             at=self.settings.now(),
         )
@@ -418,22 +404,22 @@ class Supervisor:
         return None if outcome.passed else f"integration tests failed: {outcome.summary}"
 
     async def _ask_after_failure(self, batch: Batch, failure: str) -> Answer:
-        now = self.settings.now()
+        label = format(batch.batch_id, "f")
         self._emit(
             ErrorRecorded(
-                at=now,
+                at=self.settings.now(),
                 batch_id=batch.batch_id,
-                message=f"batch {format(batch.batch_id, 'f')} failed: {failure}",
+                message=f"batch {label} failed: {failure}",
             )
         )
         self._batch_status(batch, BatchStatus.FAILED)
-        self._notify(
+        self.asker.notify(
             "batch.failed",
-            f"{self.plan.release_id}: batch {format(batch.batch_id, 'f')} failed: {failure}",
+            f"{self.plan.release_id}: batch {label} failed: {failure}",
             batch_id=batch.batch_id,
             reason=failure,
         )
-        return await self._ask(Question("batch_failure", batch.batch_id, failure))
+        return await self.asker.ask(Question("batch_failure", batch.batch_id, failure))
 
     async def _checkpoint(self, batch: Batch) -> None:
         names = [c.name for c in self.plan.checkpoints if c.after_batch == batch.batch_id]
@@ -441,79 +427,22 @@ class Supervisor:
             f"{self.plan.release_id}: checkpoint {', '.join(names)} after batch "
             f"{format(batch.batch_id, 'f')}: review before the release goes on"
         )
-        self._notify("checkpoint.reached", text, batch_id=batch.batch_id, checkpoints=names)
-        answer = await self._ask(Question("checkpoint", batch.batch_id, text))
+        self.asker.notify("checkpoint.reached", text, batch_id=batch.batch_id, checkpoints=names)
+        answer = await self.asker.ask(Question("checkpoint", batch.batch_id, text))
         if answer.action == "abort":
             self.abort()
             await anyio.lowlevel.checkpoint()
-
-    async def _ask(self, question: Question) -> Answer:
-        deadline_s = self.decider.deadline_s
-        deadline = self.settings.now() + timedelta(seconds=deadline_s) if deadline_s else None
-        if self.decider.awaits(question.kind):
-            self._emit(
-                AwaitingDecision(
-                    at=self.settings.now(),
-                    kind=question.kind,
-                    batch_id=question.batch_id,
-                    choices=question.choices,
-                    reason=question.reason,
-                    deadline=deadline,
-                )
-            )
-            self.log.warning(
-                "decision.awaited",
-                kind=question.kind,
-                batch_id=format(question.batch_id, "f"),
-                choices=list(question.choices),
-            )
-        answer = await self.decider.ask(question)
-        self.log.info(
-            "decision.taken",
-            kind=question.kind,
-            action=answer.action,
-            by=answer.by,
-            batch_id=format(question.batch_id, "f"),
-        )
-        self._emit(
-            DecisionTaken(
-                at=self.settings.now(),
-                kind=question.kind,
-                batch_id=question.batch_id,
-                action=answer.action,
-                by=answer.by,
-                reason=answer.reason,
-            )
-        )
-        return answer
 
     async def _full_suite(self) -> None:
         """After the last batch, every IT test, as the original does."""
         if self._aborted or not self.settings.gate.full_suite_after_last:
             return
-        if not self._batch_ok or not all(self._batch_ok.values()):
+        if len(self._batch_ok) != len(self.plan.batches) or not all(self._batch_ok.values()):
             return
-        if len(self._batch_ok) != len(self.plan.batches):
-            return
-        branches = [s.branch for s in self._fus.values() if s.branch]
-        outcome = await run_batch_gate(
-            self.plan,
-            self.settings.gate,
-            batch_id=None,
-            branches=[b for b in branches if b],
-            log_dir=self.status_path.parent / "gate_logs",
-            at=self.settings.now(),
-        )
-        if outcome.event is not None:
-            self._emit(outcome.event)
-        if not outcome.passed:
-            self._full_suite_failure = outcome.summary
-            self._emit(
-                ErrorRecorded(
-                    at=self.settings.now(),
-                    message=f"full integration suite failed: {outcome.summary}",
-                )
-            )
+        failure = await self._gate(None)
+        if failure:
+            self._full_suite_failure = failure
+            self._emit(ErrorRecorded(at=self.settings.now(), message=f"full suite: {failure}"))
 
     def _final_status(self) -> ReleaseStatus:
         if self._aborted:

@@ -14,9 +14,10 @@ from pydantic import SecretStr
 
 from orchestrator.adapters.cursor.settings import CursorSettings
 from orchestrator.daemon import RunEnv, run_release
+from orchestrator.engine.asking import Notify
 from orchestrator.engine.deciders import Decider
 from orchestrator.engine.settings import EngineSettings
-from orchestrator.engine.supervisor import Notify, ReleaseOutcome
+from orchestrator.engine.supervisor import ReleaseOutcome
 from orchestrator.fakecursor.app import FakeCursor
 from orchestrator.fakecursor.scenario import Scenario
 from orchestrator.fakecursor.transport import StreamingASGITransport

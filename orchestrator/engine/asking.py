@@ -1,0 +1,74 @@
+"""Asking the decider, and telling everyone: the status file, the log, the webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+
+from orchestrator.engine.deciders import Answer, Decider, Question
+from orchestrator.models.events import AwaitingDecision, DecisionTaken, StatusEvent
+
+log = structlog.get_logger("orchd.decide")
+
+
+class Notify(Protocol):
+    def notify(self, event: str, text: str, **fields: Any) -> None: ...
+
+
+class Asker:
+    """Records that a decision is awaited, waits for the decider, records the answer."""
+
+    def __init__(
+        self,
+        decider: Decider,
+        emit: Callable[[StatusEvent], None],
+        now: Callable[[], datetime],
+        notifier: Notify | None,
+    ) -> None:
+        self.decider = decider
+        self._emit = emit
+        self._now = now
+        self._notifier = notifier
+
+    def notify(self, event: str, text: str, **fields: Any) -> None:
+        if self._notifier is not None:
+            self._notifier.notify(event, text, **fields)
+
+    async def ask(self, question: Question) -> Answer:
+        batch = format(question.batch_id, "f")
+        if self.decider.awaits(question.kind):
+            deadline_s = self.decider.deadline_s
+            self._emit(
+                AwaitingDecision(
+                    at=self._now(),
+                    kind=question.kind,
+                    batch_id=question.batch_id,
+                    choices=question.choices,
+                    reason=question.reason,
+                    deadline=self._now() + timedelta(seconds=deadline_s) if deadline_s else None,
+                )
+            )
+            log.warning(
+                "decision.awaited",
+                kind=question.kind,
+                batch_id=batch,
+                choices=list(question.choices),
+            )
+        answer = await self.decider.ask(question)
+        log.info(
+            "decision.taken", kind=question.kind, action=answer.action, by=answer.by, batch_id=batch
+        )
+        self._emit(
+            DecisionTaken(
+                at=self._now(),
+                kind=question.kind,
+                batch_id=question.batch_id,
+                action=answer.action,
+                by=answer.by,
+                reason=answer.reason,
+            )
+        )
+        return answer
