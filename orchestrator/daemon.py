@@ -142,6 +142,7 @@ async def run_release(
     notify_url: str | None = None,
     decider: Decider | None = None,
     extra_notifier: Notify | None = None,
+    pause_display: PauseDisplay | None = None,
 ) -> ReleaseOutcome:
     """Run the release to its end (or abort) and return the outcome."""
     modes = modes or DecisionModes("fail", "continue", None)
@@ -166,7 +167,7 @@ async def run_release(
             status_path,
             existing=existing,
             writer_hook=on_change,
-            decider=decider or build_decider(modes, status_path),
+            decider=decider or build_decider(modes, status_path, pause_display),
             notifier=_Both(notifier, extra_notifier) if extra_notifier else notifier,
             keep_siblings_on_failure=None if decider else modes.on_batch_failure == "fail",
         )
@@ -201,15 +202,20 @@ class _Both:
             target.notify(event, text, **fields)
 
 
-async def _prompt(question: Question) -> Answer:
-    action, all_fus = await ask_terminal(
-        question.kind, format(question.batch_id, "f"), question.reason, question.choices
-    )
-    return Answer(action=action, by="terminal", all_fus=all_fus)
+PauseDisplay = Callable[[], contextlib.AbstractContextManager[None]]
 
 
-def build_decider(modes: DecisionModes, status_path: Path) -> Decider:
+def build_decider(
+    modes: DecisionModes, status_path: Path, pause_display: PauseDisplay | None = None
+) -> Decider:
     """Policy, `orchd decide` channel, or terminal prompt raced with it, per question kind."""
+
+    async def _prompt(question: Question) -> Answer:
+        with pause_display() if pause_display else contextlib.nullcontext():
+            action, all_fus = await ask_terminal(
+                question.kind, format(question.batch_id, "f"), question.reason, question.choices
+            )
+        return Answer(action=action, by="terminal", all_fus=all_fus)
 
     def for_mode(mode: str) -> Decider:
         if mode in {"abort", "skip", "fail", "continue"}:

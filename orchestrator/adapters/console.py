@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TextIO
 
@@ -107,6 +109,7 @@ class ProgressView:
         self.console = Console(file=self.stream, soft_wrap=True, width=width)
         self._seen: dict[str, str] = {}
         self._live: Live | None = None
+        self._last: StatusFile | None = None
 
     def __enter__(self) -> ProgressView:
         if self.live_mode:
@@ -119,7 +122,23 @@ class ProgressView:
             self._live.__exit__(None, None, None)
             self._live = None
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the live table while a prompt owns the terminal; show it again afterwards."""
+        live = self._live
+        if live is None:
+            yield
+            return
+        live.stop()
+        if self._last is not None:
+            self.console.print(status_table(self._last))
+        try:
+            yield
+        finally:
+            live.start()
+
     def __call__(self, snapshot: StatusFile) -> None:
+        self._last = snapshot
         if self._live is not None:
             self._live.update(status_table(snapshot))
             return

@@ -158,6 +158,7 @@ def run_prepared(prepared: Prepared, *, live: bool | None = None, **kwargs: Any)
                     on_change=view,
                     modes=prepared.modes,
                     notify_url=prepared.notify_url,
+                    pause_display=view.paused,
                     **kwargs,
                 )
             )
