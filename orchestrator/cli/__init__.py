@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from orchestrator import __version__
+from orchestrator.adapters.logging import configure_logging
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="orchd: release orchestrator.")
 
@@ -16,6 +17,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="orchd: relea
 @app.callback()
 def _root() -> None:
     """orchd runs a release: one Cursor Cloud Agent per Feature Unit, in parallel, under limits."""
+    # Logs go to stderr (JSON when not a terminal); `start` and `demo` set their own level.
+    configure_logging(level="warning")
 
 
 @app.command()
