@@ -14,6 +14,7 @@ import typer
 from orchestrator.adapters.console import ProgressView, status_table
 from orchestrator.adapters.logging import configure_logging
 from orchestrator.adapters.release_loader import (
+    RELEASE_ID_RE,
     load_release,
     load_status_file,
     resolve_release_dir,
@@ -31,6 +32,7 @@ from orchestrator.engine.configure import Overrides
 from orchestrator.errors import ExitCode, InputError, OrchdError
 from orchestrator.models.release import StrategyType
 
+STATUS_FILE_NAME = "agent_status.json"
 RepoRoot = Annotated[
     Path, typer.Option("--repo-root", help="Root of the repository holding docs/releases/.")
 ]
@@ -184,8 +186,16 @@ def status(
     except OrchdError as exc:
         raise fail(exc) from None
     if not path.exists():
-        typer.echo(f"orchd: {path}: no status file yet (run `orchd start {release_id}`)", err=True)
-        raise typer.Exit(int(ExitCode.BAD_INPUT))
+        found = _release_dir_copy(release_id, repo_root, release_dir)
+        if found is None or found == path:
+            typer.echo(
+                f"orchd: {path}: no status file yet (run `orchd start {release_id}`)", err=True
+            )
+            raise typer.Exit(int(ExitCode.BAD_INPUT))
+        typer.echo(
+            f"note: {path} (the manifest's status_file) does not exist; showing {found}", err=True
+        )
+        path = found
     if as_json:
         typer.echo(read_bytes_locked(path).decode(), nl=False)
         return
@@ -209,8 +219,27 @@ def _status_path(release_id: str, repo_root: Path, release_dir: Path | None) -> 
     try:
         plan = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
     except InputError:
-        return resolve_release_dir(release_id, repo_root, release_dir) / "agent_status.json"
+        found = _release_dir_copy(release_id, repo_root, release_dir)
+        if found is not None:
+            return found
+        return resolve_release_dir(release_id, repo_root, release_dir) / STATUS_FILE_NAME
     return status_path_for(plan, repo_root)
+
+
+def _release_dir_copy(release_id: str, repo_root: Path, release_dir: Path | None) -> Path | None:
+    """An existing status file in the release dir, even one with no manifest beside it (a
+    worker's branch commits only the status file)."""
+    if release_dir is not None:
+        candidates = [release_dir]
+    elif RELEASE_ID_RE.fullmatch(release_id):  # never a path built from a bad id
+        releases = repo_root / "docs" / "releases"
+        candidates = [releases / "in_progress" / release_id, releases / release_id]
+    else:
+        return None
+    for candidate in candidates:
+        if (candidate / STATUS_FILE_NAME).is_file():
+            return candidate / STATUS_FILE_NAME
+    return None
 
 
 def register(app: typer.Typer) -> None:

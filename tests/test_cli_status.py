@@ -1,0 +1,122 @@
+"""`orchd status` on the status files neotoma's workers really wrote, and on a missing one.
+
+The fixture folders are worker branches: most hold only `agent_status.json` (no manifest), and
+v0.2.0's manifest names a status_file path that does not exist. `orchd status` must still show
+them, say what is odd on stderr, and print them unchanged with `--json`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from orchestrator.cli import app
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "neotoma"
+STATUS = "docs/releases/in_progress/v0.2.0/agent_status.json"
+
+# folder → what a user must be told about the file (each a fragment of one stderr note)
+ODD = {
+    "c082195": ["[FU-113]: worker_agent_id 'worker_fu113_cursor' is not a Cursor agent id"],
+    "0cd2087": [
+        "[FU-110]: worker_agent_id 'gpt-5.1-codex' is not a Cursor agent id",
+        "completed_fus: 1 entries are objects, not FU ids",
+    ],
+    "a01fd08": ["[FU-110]: worker_agent_id 'cursor_worker_fu_110' is not a Cursor agent id"],
+    "ccf4c28": [
+        "[FU-112]: worker_agent_id 'worker_fu112_deferred' is not a Cursor agent id",
+        "[FU-112]: status 'deferred' was written by a worker or by hand",
+    ],
+    "de3aa4e": [
+        "[FU-110]: status 'blocked' was written by a worker or by hand",
+        "errors[0]: uses 'timestamp' instead of 'at'",
+        "errors[1]: uses 'timestamp' instead of 'at'",
+    ],
+    "2a9e9b0": [
+        "docs/releases/v0.2.0/agent_status.json (the manifest's status_file) does not exist; "
+        f"showing {FIXTURES / '2a9e9b0' / STATUS}"
+    ],
+}
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="neotoma fixtures not present")
+
+
+def _status(*args: str) -> Result:
+    return CliRunner().invoke(app, ["status", *args])
+
+
+def _table_rows(stdout: str) -> dict[str, str]:
+    """FU id → status as the table shows them (continuation lines have no FU cell)."""
+    rows: dict[str, str] = {}
+    for line in stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) > 3 and cells[2].startswith("FU-"):
+            rows[cells[2]] = cells[3]
+    return rows
+
+
+@needs_fixtures
+@pytest.mark.parametrize("folder", sorted(ODD))
+def test_status_shows_every_fu_of_a_worker_written_file_and_notes_what_is_odd(
+    folder: str,
+) -> None:
+    raw = json.loads((FIXTURES / folder / STATUS).read_text())
+    written = {fu["fu_id"]: fu["status"] for b in raw["batches"] for fu in b["feature_units"]}
+
+    result = _status("v0.2.0", "--repo-root", str(FIXTURES / folder))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("v0.2.0 — running (batch 0)")
+    assert _table_rows(result.stdout) == written
+    notes = result.stderr.splitlines()
+    assert all(line.startswith("note: ") for line in notes), notes
+    for fragment in ODD[folder]:
+        assert sum(fragment in line for line in notes) == 1, (fragment, notes)
+    assert "note:" not in result.stdout
+
+
+@needs_fixtures
+def test_status_reports_the_workers_recorded_errors() -> None:
+    result = _status("v0.2.0", "--repo-root", str(FIXTURES / "de3aa4e"))
+    assert result.exit_code == 0
+    assert "2 error(s); last: Database schema incomplete" in result.stdout
+
+
+@needs_fixtures
+@pytest.mark.parametrize("folder", sorted(ODD))
+def test_status_json_prints_the_file_byte_for_byte(folder: str) -> None:
+    result = _status("v0.2.0", "--repo-root", str(FIXTURES / folder), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == (FIXTURES / folder / STATUS).read_bytes()
+
+
+def test_status_without_a_status_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    with resources.as_file(resources.files("orchestrator").joinpath("data/demo")) as src:
+        shutil.copytree(src, tmp_path / "repo")
+
+    result = _status("v0.1.0", "--repo-root", str(tmp_path / "repo"))
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "agent_status.json: no status file yet (run `orchd start v0.1.0`)" in result.stderr
+
+
+def test_status_of_an_unknown_release_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = _status("v9.9.9", "--repo-root", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "release: not found" in result.stderr
+
+
+def test_status_refuses_a_path_as_release_id(tmp_path: Path) -> None:
+    (tmp_path / "docs/releases/x").mkdir(parents=True)
+    (tmp_path / "docs/releases/x/agent_status.json").write_text("{}")
+    result = _status("../releases/x", "--repo-root", str(tmp_path / "docs"))
+    assert result.exit_code == 2
+    assert "not a version-like release id" in result.stderr
