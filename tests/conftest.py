@@ -8,6 +8,7 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
+import structlog
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -26,3 +27,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Generator[None, None, None]:
+    """CLI tests configure logging (level, stream); keep that from leaking into other tests."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()

@@ -33,6 +33,11 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        # Resolve the stream per call: test runners swap (and close) sys.stderr under us.
+        logger_factory=(
+            (lambda *_: structlog.PrintLogger(file=sys.stderr))
+            if stream is sys.stderr
+            else structlog.PrintLoggerFactory(file=stream)
+        ),
         cache_logger_on_first_use=False,
     )
