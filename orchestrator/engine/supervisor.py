@@ -375,9 +375,7 @@ class Supervisor:
 
     def _cancels_batch(self) -> bool:
         """Issue-4 behaviour ("fail"): keep running siblings; otherwise stop the batch."""
-        return not (
-            isinstance(self.decider, PolicyDecider) and self.decider.on_batch_failure == "fail"
-        )
+        return not self.keep_siblings_on_failure
 
     def _batch_status(self, batch: Batch, status: BatchStatus) -> None:
         self._emit(BatchChanged(at=self.settings.now(), batch_id=batch.batch_id, status=status))
