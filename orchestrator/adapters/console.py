@@ -89,8 +89,11 @@ def timing_line(snapshot: StatusFile) -> str:
     if end is None:
         return ""
     calendar_s = (end - orch.started_at).total_seconds()
-    sequential_s = sum(
-        fu.duration_s or 0.0 for batch in snapshot.batches for fu in batch.feature_units
+    sequential_s = sum(  # work that was done: time waiting for a human is no FU's duration
+        fu.duration_s or 0.0
+        for batch in snapshot.batches
+        for fu in batch.feature_units
+        if fu.status == "completed"
     )
     ratio = f" ({sequential_s / calendar_s:.1f}x faster)" if calendar_s > 0 else ""
     return (

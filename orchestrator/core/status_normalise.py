@@ -344,4 +344,23 @@ def normalise_status(raw: Any) -> tuple[StatusFile, list[str]]:
         completed_fus=_completed(raw.get("completed_fus"), notes),
     )
     status = _build(StatusFile, data, "agent_status.json", notes)
+    _cross_check(status, notes)
     return status, notes.items
+
+
+def _cross_check(status: StatusFile, notes: _Notes) -> None:
+    """Contradictions between fields that workers writing the file by hand left behind."""
+    by_status = {e.fu_id: e.status for b in status.batches for e in b.feature_units}
+    listed = set(status.completed_fus)
+    for fu_id in sorted(listed):
+        if fu_id in by_status and by_status[fu_id] != "completed":
+            notes.add("completed_fus", f"lists {fu_id}, whose status is {by_status[fu_id]}")
+    for fu_id, fu_status in sorted(by_status.items()):
+        if fu_status == "completed" and fu_id not in listed:
+            notes.add("completed_fus", f"misses {fu_id}, whose status is completed")
+    orch = status.orchestrator
+    if orch.status == "running" and orch.pid is None:
+        notes.add(
+            "orchestrator.status",
+            "says running but names no orchd process (written by another tool, or stale)",
+        )

@@ -158,6 +158,8 @@ class Supervisor:
                         for index, batch in enumerate(self.plan.batches):
                             batches.start_soon(self._run_batch, index, batch)
                     await self._full_suite()
+                if self._aborted:
+                    self._close_unstarted()
                 status = self._final_status()
                 counts = Counter(state.status.value for state in self._fus.values())
                 self._emit(
@@ -410,7 +412,6 @@ class Supervisor:
                 message=f"batch {label} failed: {failure}",
             )
         )
-        self._batch_status(batch, BatchStatus.FAILED)
         self.asker.notify(
             "batch.failed",
             f"{self.plan.release_id}: batch {label} failed: {failure}",
@@ -441,6 +442,20 @@ class Supervisor:
         if failure:
             self._full_suite_failure = failure
             self._emit(ErrorRecorded(at=self.settings.now(), message=f"full suite: {failure}"))
+
+    def _close_unstarted(self) -> None:
+        """After an abort no FU is left `pending`: those that never started say so."""
+        for fu_id in self._cands:
+            if self._fus[fu_id].status is FuStatus.PENDING:
+                self._fus[fu_id].settle(FuStatus.CANCELLED)
+                self._emit(
+                    FuFinished(
+                        at=self.settings.now(),
+                        fu_id=fu_id,
+                        status=FuStatus.CANCELLED,
+                        error="not started: the release was aborted",
+                    )
+                )
 
     def _final_status(self) -> ReleaseStatus:
         if self._aborted:

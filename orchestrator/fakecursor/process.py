@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import signal
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 class FakeCursorProcess:
     """Starts the fake on a free loopback port; `url` is its base URL (ending in `/v1`)."""
 
-    def __init__(self, *, api_key: str, scenario: Path | None = None) -> None:
+    def __init__(
+        self, *, api_key: str, scenario: Path | None = None, start_timeout_s: float = 20.0
+    ) -> None:
         argv = [
             sys.executable,
             "-m",
@@ -30,7 +33,8 @@ class FakeCursorProcess:
             argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
         assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
+        ready, _, _ = select.select([self.proc.stdout], [], [], start_timeout_s)
+        self.url = self.proc.stdout.readline().strip() if ready else ""
         if not self.url.startswith("http://127.0.0.1:"):
             self.stop()
             raise RuntimeError("orchd fake-cursor did not start (run it by hand to see why)")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from orchestrator.fakecursor.process import FakeCursorProcess
 
 pytestmark = pytest.mark.slow
 
@@ -111,22 +112,8 @@ def fake_cursor(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]
     """`orchd fake-cursor` with the scenario the test names (via indirect parametrisation)."""
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps({**FAST, "fus": request.param}))
-    proc = subprocess.Popen(
-        [*ORCHD, "fake-cursor", "--port", "0", "--api-key", KEY, "--scenario", str(scenario)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 15)
-        assert ready, "orchd fake-cursor printed no URL within 15 s"
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        yield url
-    finally:
-        _stop(proc)
+    with FakeCursorProcess(api_key=KEY, scenario=scenario, start_timeout_s=15) as fake:
+        yield fake.url
 
 
 def _fake_stats(url: str) -> dict[str, Any]:

@@ -176,6 +176,10 @@ async def test_abort_cancels_every_active_run_and_leaves_an_aborted_file(tmp_pat
     assert set(ran.stats["cancels_per_fu"]) == launched
     for fu_id in launched:
         assert ran.fu(fu_id)["status"] == "cancelled"
+    # FUs that never started are not left "pending" in an aborted release's file
+    statuses = {e["status"] for b in ran.status["batches"] for e in b["feature_units"]}
+    assert statuses <= {"cancelled", "completed"}
+    assert "not started" in ran.fu("FU-052")["error"]
     assert ran.elapsed_s < 10 * MIN + 30
 
 
