@@ -28,6 +28,9 @@ _LIVENESS_EVENTS = frozenset(
 )
 
 
+_STREAM_REFUSED = frozenset({401, 403, 404})  # the stream is not for us: poll instead
+
+
 class WatchEnd(StrEnum):
     TERMINAL = "terminal"
     TIMEOUT = "timeout"
@@ -73,10 +76,19 @@ class RunWatcher:
         self._facts = facts_of(run)
         self._last_event_id: str | None = None
         self._stream: AsyncIterator[StreamEvent] | None = None
+        self._stream_failures = 0
 
     async def refresh(self) -> bool:
         """GET the run; True when anything about it changed (a progress signal)."""
-        run = await self.api.get_run(self.run.agent_id, self.run.id)
+        try:
+            run = await self.api.get_run(self.run.agent_id, self.run.id)
+        except CursorError as exc:
+            if not exc.retryable:
+                raise
+            # The client already retried; a flaky API is not a dead agent: the stale
+            # watchdog decides that, so this poll just saw nothing new.
+            log.info("run.poll_failed", run_id=self.run.id, error=exc.code)
+            return False
         facts = facts_of(run)
         changed = facts != self._facts
         self.run, self._facts = run, facts
@@ -89,19 +101,23 @@ class RunWatcher:
         while self.use_stream:
             try:
                 await self._next_stream_signal()
+                self._stream_failures = 0
                 return
             except StreamExpired:
                 log.info("run.stream_expired", run_id=self.run.id)
                 self.use_stream = False
             except CursorError as exc:
-                if not exc.retryable:
+                await self.close()
+                self._stream_failures += 1
+                if exc.status in _STREAM_REFUSED:
                     log.info("run.stream_unavailable", run_id=self.run.id, error=exc.code)
                     self.use_stream = False
                 else:
-                    # A dropped or silent stream: resume from the last event id after a pause.
+                    # A dropped, cut or silent stream: poll once, then resume from the last
+                    # event id. Never give up on it: polling alone cannot tell alive from hung.
                     log.info("run.stream_dropped", run_id=self.run.id, error=exc.code)
-                    await self.close()
-                    await anyio.sleep(self.poll_interval_s)
+                    pause = self.poll_interval_s * 2 ** min(self._stream_failures - 1, 3)
+                    await anyio.sleep(pause)
                     if await self.refresh():
                         return
             await self.close()

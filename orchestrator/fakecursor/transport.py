@@ -94,13 +94,16 @@ class StreamingASGITransport(httpx.AsyncBaseTransport):
             if message["type"] == "http.response.start":
                 head["status"] = message["status"]
                 head["headers"] = message.get("headers", [])
-                started.set()
             elif message["type"] == "http.response.body":
+                # Hand the response over with its first bytes: an app that aborts before any
+                # body is a connection dropped before the response, as over a real socket.
                 chunk = message.get("body", b"")
                 if chunk and not ended:
                     chunks.put_nowait(chunk)
                 if not message.get("more_body", False):
                     finish()
+                if chunk or not message.get("more_body", False):
+                    started.set()
 
         async def run_app() -> None:
             try:
@@ -114,7 +117,7 @@ class StreamingASGITransport(httpx.AsyncBaseTransport):
 
         task = asyncio.get_running_loop().create_task(run_app())
         await started.wait()
-        if "status" not in head:
+        if "status" not in head or ("error" in head and chunks.qsize() <= 1):
             await task
             error = head.get("error")
             raise httpx.RemoteProtocolError(

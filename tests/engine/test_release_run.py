@@ -293,3 +293,34 @@ async def test_follow_up_mode_retries_on_the_same_agent(tmp_path: Path) -> None:
     assert len({r["agent_id"] for r in runs}) == 1
     assert ran.fu("FU-1")["attempts"] == 4
     assert ran.fu("FU-1")["status"] == "needs_human"
+
+
+async def test_an_expired_stream_falls_back_to_polling_and_the_run_still_completes(
+    tmp_path: Path,
+) -> None:
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=20 * MIN),
+        fus={"FU-1": FuBehaviour(stream_expired=True)},
+    )
+    with capture_logs() as logs:
+        ran = await run_on_fake(p, scenario, tmp_path, engine=settings(stale_after_s=60 * MIN))
+    assert ran.fu("FU-1")["status"] == "completed"
+    assert any(e["event"] == "run.stream_expired" for e in logs)
+    polls = [r for r in ran.fake.requests() if r["path"].endswith(ran.fu("FU-1")["run_id"])]
+    assert len(polls) >= 20 * MIN / 10.0 - 2  # one GET per 10 s poll interval
+
+
+async def test_dropped_stream_connections_resume_and_lose_nothing(tmp_path: Path) -> None:
+    from orchestrator.fakecursor.scenario import DropRule
+
+    p = plan([fu("FU-1"), fu("FU-2")], [("0", ["FU-1", "FU-2"])])
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=20 * MIN),
+        drops=DropRule(rate=0.5, paths=["/v1/agents/"], methods=["GET"]),
+        seed=3,
+    )
+    ran = await run_on_fake(p, scenario, tmp_path)
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.stats["dropped"] > 0
+    assert ran.stats["launches_per_fu"] == {"FU-1": 1, "FU-2": 1}
