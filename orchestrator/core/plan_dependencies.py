@@ -1,0 +1,278 @@
+"""Plan checks on order: dependencies that never complete, cycles and deadlocks.
+
+An FU waits for its own dependencies and its batch's `dependencies` (see `core.scheduling`);
+under `strict_batches` a batch also waits for every earlier batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from orchestrator.core.dependency_graph import find_cycles
+from orchestrator.core.findings import Finding
+from orchestrator.core.plan_index import PlanIndex
+from orchestrator.models.batch_id import format_batch_id
+from orchestrator.models.release import Batch, Source
+
+
+def _waits_for(ix: PlanIndex, fu_id: str) -> list[tuple[str, str]]:
+    """(dependency, how) pairs an FU waits for under orchd's rule, in-release only."""
+    result: list[tuple[str, str]] = []
+    for dep in ix.units[fu_id].dependencies:
+        if dep in ix.units and dep != fu_id:
+            result.append((dep, "its own dependency"))
+    batch = ix.batch_of.get(fu_id)
+    if batch is not None:
+        for dep in batch.dependencies:
+            if dep in ix.units and dep != fu_id and all(dep != d for d, _ in result):
+                result.append((dep, f"a dependency of batch {format_batch_id(batch.batch_id)}"))
+    return result
+
+
+def dependency_findings(ix: PlanIndex, strict_batches: bool) -> list[Finding]:
+    """Dependencies on deferred, unscheduled, same-batch, later-batch or external FUs."""
+    found: list[Finding] = []
+    external: dict[str, list[tuple[str, Source | None]]] = {}
+
+    def position(dep: str) -> Batch | None:
+        return ix.batch_of.get(dep) if dep in ix.units else None
+
+    def never(dep: str, who: str, field: str, source: Source | None) -> bool:
+        """Report a dependency that can never complete; True when it was one."""
+        if dep in ix.deferred:
+            found.append(
+                Finding(
+                    "error",
+                    "depends_on_deferred",
+                    field,
+                    f"{who} depends on {dep}, which is deferred: it would wait forever",
+                    f"remove the dependency or move {dep} back into feature_units and a batch",
+                    source,
+                )
+            )
+            return True
+        if dep in ix.units and dep not in ix.batch_of and ix.batch_of:
+            found.append(
+                Finding(
+                    "error",
+                    "depends_on_unscheduled",
+                    field,
+                    f"{who} depends on {dep}, which is in no batch and never runs: "
+                    "it would wait forever",
+                    f"add {dep} to a batch",
+                    source,
+                )
+            )
+            return True
+        return False
+
+    for unit in ix.units.values():
+        if unit.id in ix.deferred:
+            continue
+        field = f"feature_units[{unit.id}].dependencies"
+        mine = ix.batch_of.get(unit.id)
+        for dep in unit.dependencies:
+            if dep == unit.id:
+                found.append(
+                    Finding(
+                        "error",
+                        "self_dependency",
+                        field,
+                        f"{unit.id} depends on itself",
+                        "remove it from its own dependencies",
+                        unit.source,
+                    )
+                )
+                continue
+            if never(dep, unit.id, field, unit.source):
+                continue
+            if dep not in ix.units:
+                external.setdefault(dep, []).append((unit.id, unit.source))
+                continue
+            theirs = position(dep)
+            if mine is None or theirs is None:
+                continue
+            here, there = format_batch_id(mine.batch_id), format_batch_id(theirs.batch_id)
+            if theirs.batch_id == mine.batch_id:
+                found.append(
+                    Finding(
+                        "warning",
+                        "same_batch_dependency",
+                        field,
+                        f"{unit.id} depends on {dep} in the same batch {here}: "
+                        f"orchd starts {unit.id} only after {dep} completes",
+                        f"move {unit.id} to a later batch to make the order explicit",
+                        unit.source,
+                    )
+                )
+            elif theirs.batch_id > mine.batch_id and not strict_batches:
+                found.append(
+                    Finding(
+                        "warning",
+                        "later_batch_dependency",
+                        field,
+                        f"{unit.id} (batch {here}) depends on {dep} in later batch {there}: "
+                        f"orchd makes {unit.id} wait for {dep}",
+                        f"move {unit.id} to a batch after {there}",
+                        unit.source,
+                    )
+                )
+    for batch in _batches(ix):
+        name = format_batch_id(batch.batch_id)
+        field = f"batches[{name}].dependencies"
+        for dep in batch.dependencies:
+            if never(dep, f"batch {name}", field, batch.source):
+                continue
+            if dep not in ix.units:
+                external.setdefault(dep, []).append((f"batch {name}", batch.source))
+                continue
+            theirs = position(dep)
+            if theirs is None:
+                continue
+            if theirs.batch_id == batch.batch_id:
+                found.append(
+                    Finding(
+                        "warning",
+                        "same_batch_dependency",
+                        field,
+                        f"batch {name} depends on its own member {dep}: "
+                        f"its other FUs wait for {dep}",
+                        f"move {dep} to an earlier batch",
+                        batch.source,
+                    )
+                )
+            elif theirs.batch_id > batch.batch_id and not strict_batches:
+                there = format_batch_id(theirs.batch_id)
+                found.append(
+                    Finding(
+                        "warning",
+                        "later_batch_dependency",
+                        field,
+                        f"batch {name} depends on {dep} in later batch {there}: "
+                        f"orchd makes its FUs wait for {dep}",
+                        f"move {dep} to a batch before {name}",
+                        batch.source,
+                    )
+                )
+    for dep, users in external.items():
+        names = ", ".join(dict.fromkeys(who for who, _ in users))
+        found.append(
+            Finding(
+                "warning",
+                "external_dependency",
+                "dependencies",
+                f"{dep} is not in this release (needed by {names}): assumed complete (external)",
+                f"make sure {dep} is done before starting",
+                users[0][1],
+            )
+        )
+    return found
+
+
+def _batches(ix: PlanIndex) -> list[Batch]:
+    """Distinct batches in batch-id order."""
+    unique: dict[Decimal, Batch] = {}
+    for batch in ix.batch_of.values():
+        unique.setdefault(batch.batch_id, batch)
+    return [unique[k] for k in sorted(unique)]
+
+
+def cycle_findings(ix: PlanIndex) -> list[Finding]:
+    """FU dependency cycles (deferred FUs left out: they are reported on their own)."""
+    graph = {
+        fu_id: [d for d in unit.dependencies if d in ix.units and d != fu_id]
+        for fu_id, unit in ix.units.items()
+        if fu_id not in ix.deferred
+    }
+    found: list[Finding] = []
+    for cycle in find_cycles(graph):
+        unit = ix.units[cycle[0]]
+        found.append(
+            Finding(
+                "error",
+                "dependency_cycle",
+                f"feature_units[{cycle[0]}].dependencies",
+                "dependency cycle: " + " → ".join(cycle),
+                "remove one of these dependencies",
+                unit.source,
+            )
+        )
+    return found
+
+
+def _simulate(ix: PlanIndex, runnable: Iterable[str], strict_batches: bool) -> set[str]:
+    """FUs that complete if every started FU succeeds; the rest wait forever."""
+    pending = {fu_id for fu_id in runnable}
+    prereqs = {fu_id: [d for d, _ in _waits_for(ix, fu_id)] for fu_id in pending}
+    done: set[str] = set()
+    ordered = _batches(ix)
+    while True:
+        open_batches: set[Decimal] = set()
+        for batch in ordered:
+            open_batches.add(batch.batch_id)
+            members = [f for f in batch.feature_units if f in pending or f in done]
+            if strict_batches and not all(f in done for f in members):
+                break
+        progressed = False
+        for fu_id in sorted(pending - done):
+            batch = ix.batch_of[fu_id]
+            if strict_batches and batch.batch_id not in open_batches:
+                continue
+            if all(d in done for d in prereqs[fu_id]):
+                done.add(fu_id)
+                progressed = True
+        if not progressed:
+            return done
+
+
+def deadlock_findings(ix: PlanIndex, strict_batches: bool, already: list[Finding]) -> list[Finding]:
+    """Deadlocks via batch dependencies (unless `already` explains them), and strict-batch ones."""
+    runnable = [f for f in ix.batch_of if f in ix.units and f not in ix.deferred]
+    explained = any(
+        f.code in {"dependency_cycle", "depends_on_deferred", "depends_on_unscheduled"}
+        for f in already
+    )
+    found: list[Finding] = []
+    done = _simulate(ix, runnable, strict_batches=False)
+    stuck = [f for f in runnable if f not in done]
+    if stuck and not explained:
+        graph = {f: [d for d, _ in _waits_for(ix, f)] for f in stuck}
+        for cycle in find_cycles(graph) or [stuck]:
+            unit = ix.units[cycle[0]]
+            found.append(
+                Finding(
+                    "error",
+                    "deadlock",
+                    f"feature_units[{cycle[0]}]",
+                    "these FUs wait for each other through batch dependencies: "
+                    + " → ".join(cycle),
+                    "remove one of the batch dependencies or move an FU to another batch",
+                    unit.source,
+                )
+            )
+    if not strict_batches:
+        return found
+    strict_done = _simulate(ix, runnable, strict_batches=True)
+    for fu_id in runnable:
+        if fu_id in strict_done or fu_id not in done:
+            continue
+        mine = ix.batch_of[fu_id]
+        for dep, how in _waits_for(ix, fu_id):
+            theirs = ix.batch_of.get(dep)
+            if theirs is None or theirs.batch_id <= mine.batch_id:
+                continue
+            here, there = format_batch_id(mine.batch_id), format_batch_id(theirs.batch_id)
+            found.append(
+                Finding(
+                    "error",
+                    "strict_batches_deadlock",
+                    f"feature_units[{fu_id}].dependencies",
+                    f"with --strict-batches {fu_id} (batch {here}) waits for {dep} ({how}) in "
+                    f"later batch {there}, which cannot start before batch {here} completes: "
+                    "deadlock",
+                    f"move {fu_id} to a batch after {there}, or run without --strict-batches",
+                    ix.units[fu_id].source,
+                )
+            )
+    return found
