@@ -16,7 +16,7 @@ import typer
 
 from orchestrator.adapters.decisions import Decision, submit_decision, wait_consumed
 from orchestrator.adapters.release_loader import load_status_file
-from orchestrator.cli.start import ReleaseDir, RepoRoot, _status_path, fail
+from orchestrator.cli.start import ReleaseDir, RepoRoot, fail, locate_status_file
 from orchestrator.errors import ExitCode, OrchdError
 from orchestrator.models.batch_id import format_batch_id, parse_batch_id
 
@@ -113,7 +113,7 @@ def decide(
     if all_fus and action is not Action.RETRY:
         raise _bad(f"--all applies to retry only, not {action.value}")
     try:
-        path = _status_path(release_id, repo_root, release_dir)
+        path = locate_status_file(release_id, repo_root, release_dir)
     except OrchdError as exc:
         raise fail(exc) from None
     if not path.exists():

@@ -182,7 +182,7 @@ def status(
 ) -> None:
     """Show a release's agent_status.json as a table (or raw with --json)."""
     try:
-        path = _status_path(release_id, repo_root, release_dir)
+        path = locate_status_file(release_id, repo_root, release_dir)
     except OrchdError as exc:
         raise fail(exc) from None
     if not path.exists():
@@ -214,7 +214,7 @@ def status(
         typer.echo(f"awaiting: {json.dumps(awaiting)}")
 
 
-def _status_path(release_id: str, repo_root: Path, release_dir: Path | None) -> Path:
+def locate_status_file(release_id: str, repo_root: Path, release_dir: Path | None) -> Path:
     """The manifest's status_file when the manifest loads, else the release dir's file."""
     try:
         plan = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
