@@ -9,12 +9,10 @@ it to `.decision.taken`, which is also how the CLI learns it was delivered.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
 import socket
-import tempfile
 import time
 import uuid
 from collections.abc import Collection
@@ -27,6 +25,7 @@ import anyio
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from orchestrator.adapters.durable_file import durable_temp, fsync_dir
 from orchestrator.clock import utcnow
 from orchestrator.errors import InputError
 from orchestrator.models.batch_id import BatchId, format_batch_id
@@ -96,13 +95,7 @@ def submit_decision(status_path: Path, decision: Decision) -> Path:
     if not path.parent.is_dir():
         raise InputError(f"{path.parent}: no such directory (is the release id right?)")
     data = (decision.model_dump_json(indent=2) + "\n").encode()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
+    with durable_temp(path, data) as tmp_name:
         try:
             os.link(tmp_name, path)  # atomic and exclusive: fails if one is pending
         except FileExistsError:
@@ -111,14 +104,7 @@ def submit_decision(status_path: Path, decision: Decision) -> Path:
             if path.exists():
                 raise _pending_error(path) from None
             os.replace(tmp_name, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+        fsync_dir(path.parent)
     return path
 
 

@@ -14,7 +14,6 @@ import fcntl
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import anyio
 from anyio.abc import ObjectReceiveStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from orchestrator.adapters.durable_file import durable_temp, fsync_dir
 from orchestrator.core.reducer import apply
 from orchestrator.models.events import StatusEvent
 from orchestrator.models.status import StatusFile
@@ -52,24 +52,10 @@ def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that no reader ever sees a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
+    with durable_temp(path, data) as tmp_name:
         with file_lock(path):
             os.replace(tmp_name, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+        fsync_dir(path.parent)
 
 
 def read_bytes_locked(path: Path) -> bytes:
