@@ -255,6 +255,8 @@ class Supervisor:
         """Run the batch's FUs and tests until they pass or a decision ends the batch."""
         members = [f for f in batch.feature_units if f in self._cands]
         to_run = [f for f in members if not self._fus[f].done.is_set()]
+        if not to_run and self._completed_before(batch):
+            return True  # a restart: its FUs and tests passed in an earlier run
         while True:
             failure = await self._run_fus(batch, to_run)
             if failure is None:
@@ -297,6 +299,12 @@ class Supervisor:
                 self._fus[fu_id].settle(self._fus[fu_id].status)
             self._batch_status(batch, BatchStatus.FAILED)
             return False
+
+    def _completed_before(self, batch: Batch) -> bool:
+        if self.existing is None:
+            return False
+        entry = next((b for b in self.existing.batches if b.batch_id == batch.batch_id), None)
+        return entry is not None and entry.status == BatchStatus.COMPLETED.value
 
     async def _run_fus(self, batch: Batch, fu_ids: list[str]) -> str | None:
         """One task per FU; the first escalation cancels the batch's other FUs (unless "fail")."""

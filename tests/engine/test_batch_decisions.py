@@ -326,3 +326,24 @@ async def test_awaiting_decision_is_visible_in_the_status_file(tmp_path: Path) -
     assert awaiting["batch_id"] == 0
     assert awaiting["choices"] == ["retry", "skip", "abort"]
     assert seen[0]["batches"][0]["status"] == "awaiting_decision"
+
+
+async def test_a_restart_does_not_rerun_the_tests_of_batches_that_passed(tmp_path: Path) -> None:
+    from orchestrator.models.status import StatusFile
+
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=MIN))
+    p = with_tests(two_batch_plan(), [IT1])
+    first_gate = ScriptedGate()
+    first = await run_on_fake(p, scenario, tmp_path, engine=gated(first_gate))
+    assert [b for b, _, _ in first_gate.runs] == ["0", "full"]
+    again_gate = ScriptedGate()
+    again = await run_on_fake(
+        p,
+        scenario,
+        tmp_path,
+        engine=gated(again_gate),
+        existing=StatusFile.model_validate(first.status),
+    )
+    assert again.outcome.status is ReleaseStatus.COMPLETED
+    assert [b for b, _, _ in again_gate.runs] == ["full"]
+    assert again.stats["launches_per_fu"] == {}
