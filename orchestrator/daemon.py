@@ -112,6 +112,25 @@ def release_lock(status_path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def running_orchd(status_path: Path) -> int | None:
+    """The pid of the orchd holding this release's lock, or None when none is running."""
+    lock_file = status_path.with_name(status_path.name + ".pid")
+    try:
+        fd = os.open(lock_file, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 async def _signal_trigger() -> None:
     """Return at the first SIGTERM/SIGINT; a second one exits the process at once."""
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

@@ -26,6 +26,7 @@ from orchestrator.daemon import (
     prepare_start,
     release_lock,
     run_release,
+    running_orchd,
     status_path_for,
 )
 from orchestrator.engine.configure import Overrides
@@ -205,6 +206,11 @@ def status(
         raise fail(exc) from None
     view = ProgressView(live=False)
     view.console.print(status_table(snapshot))
+    pid = running_orchd(path)
+    if pid is not None:
+        typer.echo(f"orchd (pid {pid}) is running this release")
+    elif snapshot.orchestrator.status in {"running", "pending"}:
+        typer.echo("no orchd is running this release (the file is from a run that stopped)")
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     if snapshot.errors:

@@ -87,6 +87,13 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
                 if launched:
                     break
             time.sleep(0.1)
+        shown = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "status", RELEASE, "--repo-root", str(repo)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert f"orchd (pid {proc.pid}) is running this release" in shown.stdout
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -102,6 +109,14 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
         data["completed_fus"]
     )
     assert KEY not in out + err + status_file.read_text()
+    after = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "status", RELEASE, "--repo-root", str(repo)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "is running this release" not in after.stdout
+    assert "aborted" in after.stdout
 
 
 def test_missing_env_is_one_line_naming_the_variable_and_writes_nothing(tmp_path: Path) -> None:
