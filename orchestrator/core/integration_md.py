@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from orchestrator.core.markdown_tables import tables
 from orchestrator.models.batch_id import parse_batch_id
 from orchestrator.models.release import IntegrationTest, Source
 
@@ -58,35 +59,24 @@ def parse_batch_list(text: str) -> tuple[Decimal, ...]:
     return tuple(found)
 
 
-def _split_row(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
-
-
 def _table_rows(lines: list[str], drafts: dict[str, _Draft]) -> None:
     """Names and batches from any table with an IT id column (matrix, summary)."""
-    index = 0
-    while index < len(lines) - 1:
-        if not lines[index].lstrip().startswith("|"):
-            index += 1
+    for table in tables(lines):
+        id_col = table.column(lambda c: c in {"id", "test id", "test"})
+        name_col = table.column(lambda c: c in {"name", "test name"})
+        batch_col = table.column(lambda c: c.startswith("batch"))
+        if id_col is None:
             continue
-        header = [cell.lower() for cell in _split_row(lines[index])]
-        id_col = next((i for i, c in enumerate(header) if c in {"id", "test id", "test"}), None)
-        name_col = next((i for i, c in enumerate(header) if c in {"name", "test name"}), None)
-        batch_col = next((i for i, c in enumerate(header) if c.startswith("batch")), None)
-        row = index + 1
-        while row < len(lines) and lines[row].lstrip().startswith("|"):
-            cells = _split_row(lines[row])
-            if id_col is not None and id_col < len(cells):
-                match = IT_ID_RE.search(cells[id_col])
-                if match:
-                    draft = drafts.setdefault(match.group(0), _Draft(match.group(0), line=row + 1))
-                    if name_col is not None and name_col < len(cells) and not draft.name:
-                        draft.name = cells[name_col]
-                    if batch_col is not None and batch_col < len(cells):
-                        extra = parse_batch_list(cells[batch_col])
-                        draft.batches = tuple(dict.fromkeys(draft.batches + extra))
-            row += 1
-        index = row
+        for row, cells in table.rows:
+            match = IT_ID_RE.search(cells[id_col]) if id_col < len(cells) else None
+            if not match:
+                continue
+            draft = drafts.setdefault(match.group(0), _Draft(match.group(0), line=row + 1))
+            if name_col is not None and name_col < len(cells) and not draft.name:
+                draft.name = cells[name_col]
+            if batch_col is not None and batch_col < len(cells):
+                extra = parse_batch_list(cells[batch_col])
+                draft.batches = tuple(dict.fromkeys(draft.batches + extra))
 
 
 def _code_block_after(lines: list[str], start: int, end: int) -> str | None:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from orchestrator.core.markdown_tables import tables
 from orchestrator.models.batch_id import format_batch_id, parse_batch_id
 
 FU_ID = r"FU-[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*"
@@ -143,47 +144,28 @@ def _batches_from_headings(
     return batches
 
 
-def _split_row(line: str) -> list[str]:
-    cells = line.strip().strip("|").split("|")
-    return [cell.strip() for cell in cells]
-
-
-def _is_separator(cells: list[str]) -> bool:
-    return all(re.fullmatch(r":?-{2,}:?", cell.replace(" ", "")) for cell in cells if cell)
-
-
 def _batches_from_table(lines: list[str]) -> list[MdBatch]:
     """The first table whose header has a batch column and a feature-units column."""
-    index = 0
-    while index < len(lines) - 1:
-        if not lines[index].lstrip().startswith("|"):
-            index += 1
-            continue
-        header = [cell.lower() for cell in _split_row(lines[index])]
-        batch_col = next((i for i, c in enumerate(header) if c.startswith("batch")), None)
-        fu_col = next(
-            (i for i, c in enumerate(header) if "feature unit" in c or c in {"fus", "fu"}), None
-        )
-        dep_col = next((i for i, c in enumerate(header) if c.startswith("depend")), None)
-        if batch_col is None or fu_col is None or not _is_separator(_split_row(lines[index + 1])):
-            index += 1
+    for table in tables(lines):
+        batch_col = table.column(lambda c: c.startswith("batch"))
+        fu_col = table.column(lambda c: "feature unit" in c or c in {"fus", "fu"})
+        dep_col = table.column(lambda c: c.startswith("depend"))
+        if batch_col is None or fu_col is None or not table.has_separator:
             continue
         batches: list[MdBatch] = []
-        row = index + 2
-        while row < len(lines) and lines[row].lstrip().startswith("|"):
-            cells = _split_row(lines[row])
-            if len(cells) > max(batch_col, fu_col):
-                batch_id = _batch_id(cells[batch_col])
-                if batch_id is not None:
-                    fus = tuple(dict.fromkeys(FU_ID_RE.findall(cells[fu_col])))
-                    deps: tuple[str, ...] = ()
-                    if dep_col is not None and dep_col < len(cells):
-                        deps = tuple(dict.fromkeys(FU_ID_RE.findall(cells[dep_col])))
-                    batches.append(MdBatch(batch_id, fus, deps, "", row + 1))
-            row += 1
+        for row, cells in table.rows:
+            if len(cells) <= max(batch_col, fu_col):
+                continue
+            batch_id = _batch_id(cells[batch_col])
+            if batch_id is None:
+                continue
+            fus = tuple(dict.fromkeys(FU_ID_RE.findall(cells[fu_col])))
+            deps: tuple[str, ...] = ()
+            if dep_col is not None and dep_col < len(cells):
+                deps = tuple(dict.fromkeys(FU_ID_RE.findall(cells[dep_col])))
+            batches.append(MdBatch(batch_id, fus, deps, "", row + 1))
         if batches:
             return batches
-        index = row
     return []
 
 
