@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import urllib.request
 from importlib import resources
@@ -50,7 +51,7 @@ def demo(
     live: Annotated[
         bool | None, typer.Option("--live/--plain", help="Live table (default on a TTY).")
     ] = None,
-    log_level: Annotated[str, typer.Option(help="Log level for stderr.")] = "warning",
+    log_level: Annotated[str, typer.Option(help="Log level for stderr.")] = "error",
 ) -> None:
     """Run neotoma's v0.1.0 release end to end against the fake Cursor server over loopback."""
     configure_logging(level=log_level)
@@ -96,7 +97,8 @@ def demo(
             f"{stats.get('max_concurrent_active')} runs at once "
             f"(limit {prepared.plan.limits.effective_parallel})"
         )
-        typer.echo(f"inspect: orchd status {DEMO_RELEASE} --repo-root {root}")
+        orchd = Path(sys.executable).parent / "orchd"  # the venv's, not necessarily on PATH
+        typer.echo(f"inspect: {orchd} status {DEMO_RELEASE} --repo-root {root}")
     finally:
         fake.stop()
     raise typer.Exit(int(code))
