@@ -10,9 +10,8 @@ After a batch's FUs finish, its integration tests run; a failed batch asks the d
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,11 +21,12 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from orchestrator.adapters.status_store import StatusWriter, open_event_channel
 from orchestrator.core.reducer import initial_status
-from orchestrator.core.scheduling import candidates, prerequisites
+from orchestrator.core.scheduling import prerequisites
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.asking import Asker, Notify
 from orchestrator.engine.batch_gate import run_batch_gate
 from orchestrator.engine.deciders import Answer, Decider, PolicyDecider, Question
+from orchestrator.engine.fu_outcomes import FuOutcomes
 from orchestrator.engine.fu_task import FuDriver
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.slots import SlotPool
@@ -34,9 +34,7 @@ from orchestrator.models.events import (
     BatchChanged,
     ErrorRecorded,
     FuFinished,
-    FuPlanEntry,
     ReleaseFinished,
-    ReleaseStarted,
     StatusEvent,
 )
 from orchestrator.models.release import Batch, ReleasePlan
@@ -45,22 +43,6 @@ from orchestrator.models.status import BatchStatus, FuStatus, ReleaseStatus, Sta
 log = structlog.get_logger("orchd.release")
 
 StatusWriterHook = Callable[[StatusFile], None]
-
-_RESUME_SAME_ATTEMPT = {FuStatus.LAUNCHING.value, FuStatus.RUNNING.value, FuStatus.STALE.value}
-
-
-@dataclass
-class _FuState:
-    """An FU in this process. `done` is set once the outcome is final (dependants wait on it)."""
-
-    status: FuStatus = FuStatus.PENDING
-    done: anyio.Event = field(default_factory=anyio.Event)
-    branch: str | None = None
-    next_attempt: int = 1
-
-    def settle(self, status: FuStatus) -> None:
-        self.status = status
-        self.done.set()
 
 
 @dataclass(frozen=True)
@@ -103,8 +85,8 @@ class Supervisor:
                 isinstance(self.decider, PolicyDecider) and self.decider.on_batch_failure == "fail"
             )
         self.keep_siblings_on_failure = keep_siblings_on_failure
-        self._cands = candidates(plan)
-        self._fus = {unit.id: _FuState() for unit in plan.feature_units}
+        self._fus = FuOutcomes(plan, self.existing)
+        self._cands = self._fus.scheduled
         self._index = {batch.batch_id: i for i, batch in enumerate(plan.batches)}
         self._batch_done = {b.batch_id: anyio.Event() for b in plan.batches}
         checkpointed = {c.after_batch for c in plan.checkpoints}
@@ -142,14 +124,17 @@ class Supervisor:
             outer.start_soon(writer.run, receive)
             async with send:
                 self._send = send
-                self._emit(self._started_event())
+                self._emit(
+                    self._fus.started_event(self.settings.now(), self.orchestrator_id, os.getpid())
+                )
                 self.log.info(
                     "release.started",
                     batches=len(self.plan.batches),
                     fus=len(self._cands),
                     status_file=str(self.status_path),
                 )
-                self._mark_known_outcomes()
+                for event in self._fus.settle_known(self.settings.now()):
+                    self._emit(event)
                 with anyio.CancelScope() as scope:
                     self._scope = scope
                     if self._aborted:
@@ -159,18 +144,19 @@ class Supervisor:
                             batches.start_soon(self._run_batch, index, batch)
                     await self._full_suite()
                 if self._aborted:
-                    self._close_unstarted()
-                status = self._final_status()
-                counts = Counter(state.status.value for state in self._fus.values())
-                self._emit(
-                    ReleaseFinished(at=self.settings.now(), status=status, summary=dict(counts))
+                    for event in self._fus.close_unstarted(self.settings.now()):
+                        self._emit(event)
+                status = self._fus.release_status(
+                    aborted=self._aborted, full_suite_failed=bool(self._full_suite_failure)
                 )
-                self.log.info("release.finished", status=status.value, **dict(counts))
+                counts = self._fus.counts()
+                self._emit(ReleaseFinished(at=self.settings.now(), status=status, summary=counts))
+                self.log.info("release.finished", status=status.value, **counts)
                 self.asker.notify(
                     "release.finished",
                     f"{self.plan.release_id}: release {status.value}",
                     status=status.value,
-                    summary=dict(counts),
+                    summary=counts,
                 )
         return ReleaseOutcome(
             status=status,
@@ -186,55 +172,6 @@ class Supervisor:
         if self._send is None:
             raise RuntimeError("supervisor is not running")
         self._send.send_nowait(event)
-
-    def _started_event(self) -> ReleaseStarted:
-        batches = tuple(
-            (
-                batch.batch_id,
-                tuple(
-                    FuPlanEntry(
-                        fu_id=fu_id,
-                        priority=self.plan.fu(fu_id).priority.value,
-                        risk_level=self.plan.fu(fu_id).risk_level.value,
-                    )
-                    for fu_id in batch.feature_units
-                    if fu_id in self._fus
-                ),
-            )
-            for batch in self.plan.batches
-        )
-        return ReleaseStarted(
-            at=self.settings.now(),
-            orchestrator_id=self.orchestrator_id,
-            pid=os.getpid(),
-            batches=batches,
-        )
-
-    def _mark_known_outcomes(self) -> None:
-        """FUs that will not run in this process: done before, deferred, or in no batch."""
-        now = self.settings.now()
-        done_before = set(self.existing.completed_fus) if self.existing else set()
-        for unit in self.plan.feature_units:
-            state = self._fus[unit.id]
-            entry = self.existing.fu_entry(unit.id) if self.existing else None
-            if entry is not None and entry.attempts > 0:
-                state.next_attempt = (
-                    entry.attempts if entry.status in _RESUME_SAME_ATTEMPT else entry.attempts + 1
-                )
-            if unit.id in done_before or (entry and entry.status == FuStatus.COMPLETED.value):
-                state.settle(FuStatus.COMPLETED)
-            elif unit.id in self.plan.deferred:
-                state.settle(FuStatus.SKIPPED)
-                self._emit(
-                    FuFinished(
-                        at=now,
-                        fu_id=unit.id,
-                        status=FuStatus.SKIPPED,
-                        error="deferred by the manifest",
-                    )
-                )
-            elif unit.id not in self._cands:
-                state.settle(FuStatus.SKIPPED)
 
     # --- batches ------------------------------------------------------------------------------
 
@@ -396,7 +333,7 @@ class Supervisor:
 
     async def _gate(self, batch: Batch | None) -> str | None:
         """Run the tests covering `batch` (None: the whole suite); what failed, or None."""
-        members = batch.feature_units if batch else tuple(self._fus)
+        members = batch.feature_units if batch else tuple(self._fus.states)
         if batch is not None:
             self._batch_status(batch, BatchStatus.GATING)
         outcome = await run_batch_gate(
@@ -450,28 +387,3 @@ class Supervisor:
         if failure:
             self._full_suite_failure = failure
             self._emit(ErrorRecorded(at=self.settings.now(), message=f"full suite: {failure}"))
-
-    def _close_unstarted(self) -> None:
-        """After an abort no FU is left `pending`: those that never started say so."""
-        for fu_id in self._cands:
-            if self._fus[fu_id].status is FuStatus.PENDING:
-                self._fus[fu_id].settle(FuStatus.CANCELLED)
-                self._emit(
-                    FuFinished(
-                        at=self.settings.now(),
-                        fu_id=fu_id,
-                        status=FuStatus.CANCELLED,
-                        error="not started: the release was aborted",
-                    )
-                )
-
-    def _final_status(self) -> ReleaseStatus:
-        if self._aborted:
-            return ReleaseStatus.ABORTED
-        if self._full_suite_failure:
-            return ReleaseStatus.FAILED
-        scheduled = [self._fus[fu_id].status for fu_id in self._cands]
-        # FUs a human deferred (skip) leave the release complete, with the deferral recorded
-        if all(s in {FuStatus.COMPLETED, FuStatus.DEFERRED} for s in scheduled):
-            return ReleaseStatus.COMPLETED
-        return ReleaseStatus.FAILED

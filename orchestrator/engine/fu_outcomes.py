@@ -1,0 +1,122 @@
+"""What each FU of the release has come to in this process, and what that adds up to."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import anyio
+
+from orchestrator.core.scheduling import candidates
+from orchestrator.models.events import FuFinished, FuPlanEntry, ReleaseStarted
+from orchestrator.models.release import ReleasePlan
+from orchestrator.models.status import FuStatus, ReleaseStatus, StatusFile
+
+_RESUME_SAME_ATTEMPT = {FuStatus.LAUNCHING.value, FuStatus.RUNNING.value, FuStatus.STALE.value}
+
+
+@dataclass
+class FuState:
+    """An FU in this process. `done` is set once the outcome is final (dependants wait on it)."""
+
+    status: FuStatus = FuStatus.PENDING
+    done: anyio.Event = field(default_factory=anyio.Event)
+    branch: str | None = None
+    next_attempt: int = 1
+
+    def settle(self, status: FuStatus) -> None:
+        self.status = status
+        self.done.set()
+
+
+class FuOutcomes:
+    """One FuState per FU of the plan, seeded from an earlier run's status file."""
+
+    def __init__(self, plan: ReleasePlan, existing: StatusFile | None) -> None:
+        self.plan = plan
+        self.existing = existing
+        self.scheduled = candidates(plan)
+        self.states = {unit.id: FuState() for unit in plan.feature_units}
+
+    def __getitem__(self, fu_id: str) -> FuState:
+        return self.states[fu_id]
+
+    def __contains__(self, fu_id: object) -> bool:
+        return fu_id in self.states
+
+    def started_event(self, at: datetime, orchestrator_id: str, pid: int) -> ReleaseStarted:
+        batches = tuple(
+            (
+                batch.batch_id,
+                tuple(
+                    FuPlanEntry(
+                        fu_id=fu_id,
+                        priority=self.plan.fu(fu_id).priority.value,
+                        risk_level=self.plan.fu(fu_id).risk_level.value,
+                    )
+                    for fu_id in batch.feature_units
+                    if fu_id in self.states
+                ),
+            )
+            for batch in self.plan.batches
+        )
+        return ReleaseStarted(at=at, orchestrator_id=orchestrator_id, pid=pid, batches=batches)
+
+    def settle_known(self, at: datetime) -> list[FuFinished]:
+        """FUs that will not run in this process: done before, deferred, or in no batch."""
+        events: list[FuFinished] = []
+        done_before = set(self.existing.completed_fus) if self.existing else set()
+        for unit in self.plan.feature_units:
+            state = self.states[unit.id]
+            entry = self.existing.fu_entry(unit.id) if self.existing else None
+            if entry is not None and entry.attempts > 0:
+                # an active attempt is adopted (same agentId → 409 → adopt); else the next one
+                state.next_attempt = (
+                    entry.attempts if entry.status in _RESUME_SAME_ATTEMPT else entry.attempts + 1
+                )
+            if unit.id in done_before or (entry and entry.status == FuStatus.COMPLETED.value):
+                state.settle(FuStatus.COMPLETED)
+            elif unit.id in self.plan.deferred:
+                state.settle(FuStatus.SKIPPED)
+                events.append(
+                    FuFinished(
+                        at=at,
+                        fu_id=unit.id,
+                        status=FuStatus.SKIPPED,
+                        error="deferred by the manifest",
+                    )
+                )
+            elif unit.id not in self.scheduled:
+                state.settle(FuStatus.SKIPPED)
+        return events
+
+    def close_unstarted(self, at: datetime) -> list[FuFinished]:
+        """After an abort no FU is left `pending`: those that never started say so."""
+        events: list[FuFinished] = []
+        for fu_id in self.scheduled:
+            if self.states[fu_id].status is FuStatus.PENDING:
+                self.states[fu_id].settle(FuStatus.CANCELLED)
+                events.append(
+                    FuFinished(
+                        at=at,
+                        fu_id=fu_id,
+                        status=FuStatus.CANCELLED,
+                        error="not started: the release was aborted",
+                    )
+                )
+        return events
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(state.status.value for state in self.states.values()))
+
+    def release_status(self, *, aborted: bool, full_suite_failed: bool) -> ReleaseStatus:
+        if aborted:
+            return ReleaseStatus.ABORTED
+        if full_suite_failed:
+            return ReleaseStatus.FAILED
+        scheduled = [self.states[fu_id].status for fu_id in self.scheduled]
+        # FUs a human deferred (skip) leave the release complete, with the deferral recorded
+        if all(s in {FuStatus.COMPLETED, FuStatus.DEFERRED} for s in scheduled):
+            return ReleaseStatus.COMPLETED
+        return ReleaseStatus.FAILED
