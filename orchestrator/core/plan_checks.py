@@ -9,7 +9,8 @@ Decisions documented here because the loader and the engine both rely on them:
 - a batch listing one of its own members as a dependency makes the other members wait for it
   (the member itself ignores it, as `scheduling.prerequisites` does): a warning.
 Under `strict_batches` (the seed's literal rule) a batch also waits for every earlier batch;
-the deadlocks that causes are errors.
+the deadlocks that causes are errors. A checkpoint holds every later batch, so an FU at or
+before it that waits for an FU after it is a deadlock too (an error).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from orchestrator.core.dependency_graph import derive_batches, find_cycles
 from orchestrator.core.findings import Finding
 from orchestrator.core.plan_dependencies import (
+    checkpoint_findings,
     cycle_findings,
     deadlock_findings,
     dependency_findings,
@@ -45,4 +47,5 @@ def check_plan(
     found += dependency_findings(ix, strict_batches)
     found += cycle_findings(ix)
     found += deadlock_findings(ix, strict_batches, found)
+    found += checkpoint_findings(plan, ix)
     return found

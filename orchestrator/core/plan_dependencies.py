@@ -13,7 +13,7 @@ from orchestrator.core.dependency_graph import find_cycles
 from orchestrator.core.findings import Finding
 from orchestrator.core.plan_index import PlanIndex
 from orchestrator.models.batch_id import format_batch_id
-from orchestrator.models.release import Batch, Source
+from orchestrator.models.release import Batch, ReleasePlan, Source
 
 
 def _waits_for(ix: PlanIndex, fu_id: str) -> list[tuple[str, str]]:
@@ -275,4 +275,37 @@ def deadlock_findings(ix: PlanIndex, strict_batches: bool, already: list[Finding
                     ix.units[fu_id].source,
                 )
             )
+    return found
+
+
+def checkpoint_findings(plan: ReleasePlan, ix: PlanIndex) -> list[Finding]:
+    """A checkpoint after batch B holds every later batch until B completes and a human says
+    continue; an FU at or before B that waits for an FU after B would wait forever."""
+    position = {b.batch_id: i for i, b in enumerate(plan.batches)}
+    found: list[Finding] = []
+    for checkpoint in plan.checkpoints:
+        at = position.get(checkpoint.after_batch)
+        if at is None:
+            continue  # a checkpoint after no batch is reported by the loader
+        label = format_batch_id(checkpoint.after_batch)
+        for fu_id, batch in ix.batch_of.items():
+            if fu_id not in ix.units or position[batch.batch_id] > at:
+                continue
+            for dep, how in _waits_for(ix, fu_id):
+                dep_batch = ix.batch_of.get(dep)
+                if dep_batch is None or position[dep_batch.batch_id] <= at:
+                    continue
+                found.append(
+                    Finding(
+                        "error",
+                        "checkpoint_deadlock",
+                        f"checkpoints.checkpoint_{checkpoint.name}_after_batch",
+                        f"{fu_id} (batch {format_batch_id(batch.batch_id)}) waits for {dep} "
+                        f"({how}) in batch {format_batch_id(dep_batch.batch_id)}, which this "
+                        f"checkpoint holds until batch {label} completes: deadlock",
+                        f"move the checkpoint after batch {format_batch_id(dep_batch.batch_id)}, "
+                        f"or {fu_id} to a later batch",
+                        checkpoint.source,
+                    )
+                )
     return found

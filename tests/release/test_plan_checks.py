@@ -119,3 +119,25 @@ def test_derived_batches_are_topological_layers(
     batches = derive_batches([FeatureUnit(id=k, dependencies=tuple(v)) for k, v in units.items()])
     assert [list(b.feature_units) for b in batches] == layers
     assert [b.batch_id for b in batches] == [Decimal(i) for i in range(len(layers))]
+
+
+def test_a_checkpoint_that_holds_a_dependency_is_a_deadlock() -> None:
+    from orchestrator.models.release import Checkpoint
+
+    plan = _plan(
+        {"A": ["C"], "B": [], "C": []},
+        [("0", ["A"], []), ("0.5", ["B"], []), ("1", ["C"], [])],
+    )
+    held = plan.model_copy(
+        update={"checkpoints": (Checkpoint(name="review", after_batch=Decimal("0.5")),)}
+    )
+    found = [f for f in check_plan(held) if f.code == "checkpoint_deadlock"]
+    assert [f.render() for f in found] == [
+        "checkpoints.checkpoint_review_after_batch: A (batch 0) waits for C (its own dependency)"
+        " in batch 1, which this checkpoint holds until batch 0.5 completes: deadlock"
+        " (move the checkpoint after batch 1, or A to a later batch)"
+    ]
+    after = plan.model_copy(
+        update={"checkpoints": (Checkpoint(name="review", after_batch=Decimal(1)),)}
+    )
+    assert not [f for f in check_plan(after) if f.code == "checkpoint_deadlock"]
