@@ -97,6 +97,7 @@ class Supervisor:
         self._batch_started: set[Decimal] = set()
         self._aborted = False
         self._full_suite_failure: str | None = None
+        self._launched_none = True  # no batch had work to do in this process
         self._scope: anyio.CancelScope | None = None
         self._writer_hook = writer_hook
         self._send: MemoryObjectSendStream[StatusEvent] | None = None
@@ -194,6 +195,7 @@ class Supervisor:
         to_run = [f for f in members if not self._fus[f].done.is_set()]
         if not to_run and self._completed_before(batch):
             return True  # a restart: its FUs and tests passed in an earlier run
+        self._launched_none = False
         while True:
             failure = await self._run_fus(batch, to_run)
             if failure is None:
@@ -236,6 +238,10 @@ class Supervisor:
                 self._fus[fu_id].settle(self._fus[fu_id].status)
             self._batch_status(batch, BatchStatus.FAILED)
             return False
+
+    def _full_suite_passed_before(self) -> bool:
+        earlier = getattr(self.existing, "full_suite", None) if self.existing else None
+        return isinstance(earlier, dict) and earlier.get("status") == "passed"
 
     def _completed_before(self, batch: Batch) -> bool:
         if self.existing is None:
@@ -383,6 +389,8 @@ class Supervisor:
             return
         if len(self._batch_ok) != len(self.plan.batches) or not all(self._batch_ok.values()):
             return
+        if self._launched_none and self._full_suite_passed_before():
+            return  # a restart of a finished release: nothing changed since the suite passed
         failure = await self._gate(None)
         if failure:
             self._full_suite_failure = failure
