@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
+from orchestrator.adapters.fu_manifests import apply_fu_manifests
 from orchestrator.adapters.manifest_yaml import ManifestData, parse_manifest
 from orchestrator.core.integration_md import parse_integration_md
 from orchestrator.core.plan_checks import Finding, check_plan, derive_batches
@@ -360,6 +361,7 @@ def load_release(
     kept = [u for u in units if u.id not in data.deferred]
     kept, spec_warnings = _with_specs(kept, repo_root, where)
     warnings += spec_warnings
+    kept, fu_notes = apply_fu_manifests(kept, repo_root)
 
     if strict:
         errors += [_to_error(w) for w in warnings]
@@ -383,7 +385,7 @@ def load_release(
                 )
                 for w in warnings
             ),
-            "notes": (note,) if note else (),
+            "notes": ((note,) if note else ()) + tuple(fu_notes),
         }
     )
 
