@@ -11,6 +11,10 @@ from orchestrator.errors import InputError
 from orchestrator.models.release import ReleasePlan
 
 
+# The Cursor key and the webhook URL (which embeds a token) are orchd's, not the tests'.
+_KEPT_FROM_GATES = frozenset({"CURSOR_CLOUD_API_KEY", "ORCHD_NOTIFY_URL"})
+
+
 @dataclass(frozen=True)
 class Overrides:
     """Command-line values; None means "use the manifest's or the default"."""
@@ -74,7 +78,7 @@ def engine_settings(
             shell=limits.gate_shell,
             strict=overrides.strict_gate or limits.strict_gate,
             workdir=overrides.workdir or repo_root,
-            extra_env=dict(env),
+            extra_env={k: v for k, v in env.items() if k not in _KEPT_FROM_GATES},
         ),
     )
 

@@ -110,3 +110,23 @@ def test_decision_modes_flag_then_manifest_then_terminal_default(
 def test_unknown_decision_mode_is_an_input_error() -> None:
     with pytest.raises(InputError, match="on-batch-failure"):
         decision_modes(P, Overrides(on_batch_failure="later"), interactive=False, env={})
+
+
+def test_gate_commands_do_not_inherit_the_cursor_key_or_the_webhook() -> None:
+    from orchestrator.engine.configure import engine_settings
+
+    env = {
+        "PATH": "/usr/bin",
+        "CURSOR_CLOUD_API_KEY": "sk-secret",
+        "ORCHD_NOTIFY_URL": "https://hooks.example/T/secret",
+        "DATABASE_URL": "postgres://x",
+    }
+    settings = engine_settings(
+        P,
+        Overrides(),
+        repo_url="https://github.com/a/b",
+        release_branch="main",
+        prompt_template="$fu_id",
+        env=env,
+    )
+    assert settings.gate.extra_env == {"PATH": "/usr/bin", "DATABASE_URL": "postgres://x"}
