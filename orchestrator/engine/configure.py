@@ -10,7 +10,6 @@ from orchestrator.engine.settings import EngineSettings, GateSettings
 from orchestrator.errors import InputError
 from orchestrator.models.release import ReleasePlan
 
-
 # The Cursor key and the webhook URL (which embeds a token) are orchd's, not the tests'.
 _KEPT_FROM_GATES = frozenset({"CURSOR_CLOUD_API_KEY", "ORCHD_NOTIFY_URL"})
 
