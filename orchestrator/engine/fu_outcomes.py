@@ -24,10 +24,17 @@ class FuState:
     done: anyio.Event = field(default_factory=anyio.Event)
     branch: str | None = None
     next_attempt: int = 1
+    resume: tuple[str, str] | None = None  # (agent id, run id) of a run to adopt on restart
 
     def settle(self, status: FuStatus) -> None:
         self.status = status
         self.done.set()
+
+    def unsettle(self) -> None:
+        """It runs again (a retry): dependants that have not started wait for the new outcome."""
+        self.status = FuStatus.PENDING
+        if self.done.is_set():
+            self.done = anyio.Event()
 
 
 class FuOutcomes:
@@ -71,12 +78,16 @@ class FuOutcomes:
             state = self.states[unit.id]
             entry = self.existing.fu_entry(unit.id) if self.existing else None
             if entry is not None and entry.attempts > 0:
-                # an active attempt is adopted (same agentId → 409 → adopt); else the next one
-                state.next_attempt = (
-                    entry.attempts if entry.status in _RESUME_SAME_ATTEMPT else entry.attempts + 1
-                )
+                # an active attempt is adopted (its recorded run, or same agentId → 409 →
+                # adopt); else the next attempt
+                active = entry.status in _RESUME_SAME_ATTEMPT
+                state.next_attempt = entry.attempts if active else entry.attempts + 1
+                if active and entry.worker_agent_id and entry.run_id:
+                    state.resume = (entry.worker_agent_id, entry.run_id)
             if unit.id in done_before or (entry and entry.status == FuStatus.COMPLETED.value):
                 state.settle(FuStatus.COMPLETED)
+            elif entry is not None and entry.status == FuStatus.DEFERRED.value:
+                state.settle(FuStatus.DEFERRED)  # a human skipped it in an earlier run
             elif unit.id in self.plan.deferred:
                 state.settle(FuStatus.SKIPPED)
                 events.append(

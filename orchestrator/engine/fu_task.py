@@ -74,6 +74,7 @@ class FuDriver:
         slots: SlotPool,
         emit: Callable[[StatusEvent], None],
         first_attempt: int,
+        resume: tuple[str, str] | None = None,
     ) -> None:
         self.plan = plan
         self.unit = unit
@@ -88,6 +89,9 @@ class FuDriver:
         self.last_error: str | None = None
         self._last_agent_id: str | None = None
         self._last_failure: str | None = None
+        self._resume = resume
+        self._shield: anyio.CancelScope | None = None
+        self._hurry_s: float | None = None
         self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
 
     async def drive(self) -> FuStatus:
@@ -141,7 +145,11 @@ class FuDriver:
 
     async def _attempt_once(self) -> AttemptFailure | None:
         follow_up = self._follow_up_target()
-        agent_id = follow_up or agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
+        agent_id = (
+            (self._resume[0] if self._resume else None)
+            or follow_up
+            or agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
+        )
         log_ = self.log.bind(agent_id=agent_id, attempt=self.attempt)
         self.emit(
             FuLaunching(
@@ -150,11 +158,17 @@ class FuDriver:
         )
         try:
             # Shielded: a create cancelled in flight may still make an agent we could not stop.
-            with anyio.CancelScope(shield=True):
-                if follow_up:
-                    run = await self.api.create_run(follow_up, self._follow_up_request())
-                else:
-                    _, run = await self.api.create_agent(self._request(agent_id))
+            # An abort shortens the shield to the cancel grace (`hurry`).
+            run: Run | None = None
+            with anyio.CancelScope(shield=True) as self._shield:
+                if self._hurry_s is not None:
+                    self._shield.deadline = anyio.current_time() + self._hurry_s
+                run = await self._launch(agent_id, follow_up)
+            self._shield = None
+            if run is None:
+                log_.warning("agent.create_abandoned", reason="aborted during the create")
+                await anyio.lowlevel.checkpoint()  # the abort lands here
+                return AttemptFailure(FailureKind.API_TRANSIENT, "create abandoned")
         except CursorError as exc:
             log_.warning("agent.launch_failed", error=exc.message, code=exc.code)
             kind = FailureKind.API_TRANSIENT if exc.retryable else FailureKind.API_FATAL
@@ -222,7 +236,8 @@ class FuDriver:
                     pr_url=facts.pr_url,
                 )
             )
-            await self._archive(final.agent_id, log_)
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
+                await self._archive(final.agent_id, log_)  # done is done: no cancel undoes it
             return None
         log_.warning("run.failed", status=final.status.value)
         detail = f": {_short(final.result)}" if final.result else ""
@@ -267,6 +282,29 @@ class FuDriver:
 
     async def cancel_for_abort(self) -> None:
         await self._cancel_active(self.log)
+
+    async def _launch(self, agent_id: str, follow_up: str | None) -> Run | None:
+        """Create the agent (or the follow-up run), or adopt the run a restart recorded."""
+        if self._resume is not None:
+            resume_agent, resume_run = self._resume
+            self._resume = None
+            try:
+                run = await self.api.get_run(resume_agent, resume_run)
+            except CursorError as exc:
+                self.log.info("run.adopt_failed", run_id=resume_run, error=exc.code)
+            else:
+                self.log.info("run.adopted", agent_id=resume_agent, run_id=resume_run)
+                return run
+        if follow_up:
+            return await self.api.create_run(follow_up, self._follow_up_request())
+        _, run = await self.api.create_agent(self._request(agent_id))
+        return run
+
+    def hurry(self, grace_s: float) -> None:
+        """An abort: a create in flight gets `grace_s` more, not the client's whole retry budget."""
+        self._hurry_s = grace_s
+        if self._shield is not None:
+            self._shield.deadline = min(self._shield.deadline, anyio.current_time() + grace_s)
 
     def _follow_up_target(self) -> str | None:
         """With `follow_up_on_same_agent`, a retry continues the last agent (keeps its context)."""

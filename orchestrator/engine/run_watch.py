@@ -78,8 +78,9 @@ class RunWatcher:
         self._stream: AsyncIterator[StreamEvent] | None = None
         self._stream_failures = 0
 
-    async def refresh(self) -> bool:
-        """GET the run; True when anything about it changed (a progress signal)."""
+    async def refresh(self) -> bool | None:
+        """GET the run; True when anything about it changed (a progress signal), None when
+        the API could not say."""
         try:
             run = await self.api.get_run(self.run.agent_id, self.run.id)
         except CursorError as exc:
@@ -88,7 +89,7 @@ class RunWatcher:
             # The client already retried; a flaky API is not a dead agent: the stale
             # watchdog decides that, so this poll just saw nothing new.
             log.info("run.poll_failed", run_id=self.run.id, error=exc.code)
-            return False
+            return None
         facts = facts_of(run)
         changed = facts != self._facts
         self.run, self._facts = run, facts
@@ -174,7 +175,9 @@ async def watch_run(
                         idle.deadline = anyio.current_time() + stale_after_s
                 if idle.cancelled_caught:
                     await watcher.close()
-                    if not await watcher.refresh() and not watcher.run.status.is_terminal:
+                    changed = await watcher.refresh()
+                    # unknown (API down) is no verdict: watch on, the next deadline asks again
+                    if changed is False and not watcher.run.status.is_terminal:
                         return WatchResult(WatchEnd.STALE, watcher.run)
             return WatchResult(WatchEnd.TERMINAL, watcher.run)
         if timeout.cancelled_caught:

@@ -98,6 +98,7 @@ class Supervisor:
         self._aborted = False
         self._full_suite_failure: str | None = None
         self._launched_none = True  # no batch had work to do in this process
+        self._drivers: set[FuDriver] = set()
         self._scope: anyio.CancelScope | None = None
         self._writer_hook = writer_hook
         self._send: MemoryObjectSendStream[StatusEvent] | None = None
@@ -109,6 +110,8 @@ class Supervisor:
     def abort(self) -> None:
         """Stop launching, cancel every active run, finish with status `aborted`."""
         self._aborted = True
+        for driver in self._drivers:
+            driver.hurry(self.settings.cancel_grace_s)
         if self._scope is not None:
             self._scope.cancel()
 
@@ -193,8 +196,12 @@ class Supervisor:
         """Run the batch's FUs and tests until they pass or a decision ends the batch."""
         members = [f for f in batch.feature_units if f in self._cands]
         to_run = [f for f in members if not self._fus[f].done.is_set()]
-        if not to_run and self._completed_before(batch):
+        earlier = self._earlier_status(batch)
+        if not to_run and earlier == BatchStatus.COMPLETED.value:
             return True  # a restart: its FUs and tests passed in an earlier run
+        if not to_run and earlier == BatchStatus.SKIPPED.value:
+            self._batch_status(batch, BatchStatus.SKIPPED)  # a human skipped it before
+            return False
         self._launched_none = False
         while True:
             failure = await self._run_fus(batch, to_run)
@@ -215,6 +222,8 @@ class Supervisor:
                     for f in members
                     if answer.all_fus or self._fus[f].status is not FuStatus.COMPLETED
                 ]
+                for fu_id in to_run:
+                    self._fus[fu_id].unsettle()
                 self._batch_status(batch, BatchStatus.RUNNING)
                 continue
             unsettled = [f for f in members if self._fus[f].status is not FuStatus.COMPLETED]
@@ -243,11 +252,12 @@ class Supervisor:
         earlier = getattr(self.existing, "full_suite", None) if self.existing else None
         return isinstance(earlier, dict) and earlier.get("status") == "passed"
 
-    def _completed_before(self, batch: Batch) -> bool:
+    def _earlier_status(self, batch: Batch) -> str | None:
+        """The batch's status in the file an earlier run left, if any."""
         if self.existing is None:
-            return False
+            return None
         entry = next((b for b in self.existing.batches if b.batch_id == batch.batch_id), None)
-        return entry is not None and entry.status == BatchStatus.COMPLETED.value
+        return entry.status if entry is not None else None
 
     async def _run_fus(self, batch: Batch, fu_ids: list[str]) -> str | None:
         """One task per FU; the first escalation cancels the batch's other FUs (unless "fail")."""
@@ -263,8 +273,9 @@ class Supervisor:
         state = self._fus[fu_id]
         state.status = FuStatus.PENDING
         prereqs = prerequisites(self.plan, fu_id)
-        for dep in prereqs:
-            await self._fus[dep].done.wait()
+        # Re-check after each wait: a `retry --all` may relaunch a dependency we saw done.
+        while unsettled := [d for d in prereqs if not self._fus[d].done.is_set()]:
+            await self._fus[unsettled[0]].done.wait()
         failed = [
             f"{dep} is {self._fus[dep].status.value}"
             for dep in prereqs
@@ -295,7 +306,10 @@ class Supervisor:
             slots=self.slots,
             emit=self._emit,
             first_attempt=state.next_attempt,
+            resume=state.resume,
         )
+        state.resume = None  # adopt a recorded run once; later attempts launch anew
+        self._drivers.add(driver)
         try:
             status = await driver.drive()
         except anyio.get_cancelled_exc_class():
@@ -310,12 +324,17 @@ class Supervisor:
             if self._aborted:
                 state.settle(FuStatus.CANCELLED)
             raise
+        finally:
+            self._drivers.discard(driver)
         state.next_attempt = driver.attempt + 1
         state.branch = driver.branch
         if status is FuStatus.COMPLETED:
             state.settle(status)
             return
-        state.status = status
+        if self.keep_siblings_on_failure:
+            state.settle(status)  # "fail": final now; dependants see it and are blocked
+        else:
+            state.status = status  # final only once a human has decided
         failures.append(f"{fu_id} {status.value}: {driver.last_error or ''}".rstrip(": "))
         self.asker.notify(
             "fu.escalated",

@@ -178,7 +178,7 @@ async def test_skip_defers_the_batch_and_blocks_only_its_dependants(tmp_path: Pa
     decider = ScriptedDecider([Answer("skip", by="ops", reason="ship without it")])
     scenario = Scenario(
         defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN),
-        fus={"FU-1": FuBehaviour(final_status="ERROR")},
+        fus={"FU-1": FuBehaviour(final_status="ERROR"), "FU-2": FuBehaviour(duration_s=30 * MIN)},
     )
     p = two_batch_plan()
     p = p.model_copy(
