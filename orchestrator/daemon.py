@@ -304,7 +304,23 @@ def prepare_start(
     if stale.exists():
         notes = (*notes, f"{stale}: a decision left from an earlier run was discarded")
     notify_url = env.get("ORCHD_NOTIFY_URL", "").strip() or None
+    if notify_url is not None:
+        _check_notify_url(notify_url)
     return Prepared(plan, settings, run_env, status_path, existing, notes, modes, notify_url)
+
+
+def _check_notify_url(url: str) -> None:
+    """A typo in the webhook is bad input now, not a surprise at the first escalation."""
+    try:
+        parsed = httpx.URL(url)
+        ok = parsed.scheme in {"http", "https"} and bool(parsed.host)
+        _ = parsed.port  # an invalid port raises here
+    except (httpx.InvalidURL, ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise InputError(
+            "ORCHD_NOTIFY_URL is not an http(s) URL (value not shown: it holds a token)"
+        )
 
 
 def _template_from_plan(plan: ReleasePlan, repo_root: Path) -> Path | None:

@@ -178,7 +178,8 @@ class Notifier:
             )
         except httpx.TimeoutException:
             return "timeout"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            # a webhook must never take the release down: report and go on
             return type(exc).__name__
         if response.is_success:
             return None

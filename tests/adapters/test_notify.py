@@ -262,3 +262,15 @@ def test_notifier_can_be_built_before_the_event_loop_starts() -> None:
     with capture_logs() as logs:
         anyio.run(main)
     assert [e["event"] for e in logs] == ["notify.sent"]
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_webhook_url_is_reported_not_raised() -> None:
+    async with httpx.AsyncClient() as http:
+        notifier = Notifier("https://hooks.example:4o3/T/secret", http, attempts=1)
+        with capture_logs() as logs:
+            async with running(notifier):
+                notifier.notify("batch.failed", "batch 0 failed")
+    failed = [e for e in logs if e["event"] == "notify.failed"]
+    assert len(failed) == 1
+    assert "secret" not in repr(logs)

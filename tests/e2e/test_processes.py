@@ -133,3 +133,21 @@ def test_missing_env_is_one_line_naming_the_variable_and_writes_nothing(tmp_path
     assert result.stderr.strip().count("\n") == 0
     assert "CURSOR_CLOUD_API_URL" in result.stderr
     assert not (repo / "docs/releases/in_progress" / RELEASE / "agent_status.json").exists()
+
+
+def test_a_malformed_webhook_url_is_bad_input_without_echoing_it(tmp_path: Path) -> None:
+    repo = _bundle(tmp_path)
+    env = {
+        **_env("http://127.0.0.1:9/v1"),
+        "ORCHD_NOTIFY_URL": "https://hooks.example:4o3/T/tok3n",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "start", RELEASE, "--repo-root", str(repo)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "ORCHD_NOTIFY_URL" in result.stderr
+    assert "tok3n" not in result.stderr + result.stdout
