@@ -26,11 +26,21 @@ log = structlog.get_logger(__name__)
 SHELL = "/bin/sh"
 
 
-def _argv(step: GateStep, command: str) -> list[str]:
-    """`/bin/sh -c` only when the step asks for a shell; else plain argv (no injection)."""
+def _argvs(step: GateStep, command: str) -> list[list[str]]:
+    """`/bin/sh -c` only when the step asks for a shell; else plain argv (no injection).
+
+    Without a shell, `a && b` (how a multi-line `**Command**:` block is read) is run as `a`,
+    then `b` if `a` passed — never as `a` with `&&` and `b` for arguments.
+    """
     if step.shell:
-        return [SHELL, "-c", command]
-    return shlex.split(command)
+        return [[SHELL, "-c", command]]
+    commands: list[list[str]] = [[]]
+    for token in shlex.split(command):
+        if token == "&&":
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return [argv for argv in commands if argv]
 
 
 def _kill_group(process: Process) -> None:
@@ -73,14 +83,42 @@ async def _run_step(
             step.test_id, GateTestStatus.NOT_RUN, log=str(log_path), detail="no test command"
         )
     try:
-        argv = _argv(step, step.command)
+        argvs = _argvs(step, step.command)
     except ValueError as exc:  # unbalanced quotes
         return _error(step, log_path, f"cannot parse command: {_one_line(exc)}")
-    if not argv:
+    if not argvs:
         return _error(step, log_path, "empty command")
     if not await anyio.Path(workdir).is_dir():
         return _error(step, log_path, f"workdir {workdir} is not a directory")
 
+    started = anyio.current_time()
+    result: GateTestResult | None = None
+    for argv in argvs:
+        remaining_s = timeout_s - (anyio.current_time() - started)
+        result = await _run_argv(step, argv, workdir, env, remaining_s, timeout_s, log_path)
+        if result.status is not GateTestStatus.PASSED:
+            break
+    assert result is not None
+    return GateTestResult(
+        result.test_id,
+        result.status,
+        duration_s=anyio.current_time() - started,
+        exit_code=result.exit_code,
+        log=result.log,
+        detail=result.detail,
+    )
+
+
+async def _run_argv(
+    step: GateStep,
+    argv: list[str],
+    workdir: Path,
+    env: Mapping[str, str],
+    remaining_s: float,
+    timeout_s: float,
+    log_path: Path,
+) -> GateTestResult:
+    """One process of a step, its output appended to the log, killed at the step's deadline."""
     started = anyio.current_time()
     async with await anyio.open_file(log_path, "ab") as out:
         try:
@@ -100,7 +138,7 @@ async def _run_step(
         except OSError as exc:
             return _error(step, log_path, f"cannot start {argv[0]}: {_one_line(exc)}")
         try:
-            with anyio.move_on_after(timeout_s) as scope:
+            with anyio.move_on_after(max(remaining_s, 0.0)) as scope:
                 await process.wait()
         except BaseException:
             # Cancelled (release aborted, batch stopped): leave nothing running behind us.

@@ -186,3 +186,23 @@ async def test_cancelling_the_gate_kills_the_running_command(tmp_path: Path) -> 
         )
     assert scope.cancelled_caught
     assert await wait_gone(int(pid_file.read_text()))
+
+
+@pytest.mark.asyncio
+async def test_a_multi_line_command_block_runs_each_line_and_stops_at_the_first_failure(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "gate.log"
+    marker = tmp_path / "third-ran"
+    steps = [
+        GateStep("IT-001", "build then test", f"{py('print(1)')} && {py('print(2)')}"),
+        GateStep(
+            "IT-002",
+            "second line fails",
+            f"{py('print(1)')} && sh -c 'exit 4' && touch {shlex.quote(str(marker))}",
+        ),
+    ]
+    passed, failed = await run_gate(steps, workdir=tmp_path, env=env(), timeout_s=20, log_path=log)
+    assert passed.status is Status.PASSED
+    assert (failed.status, failed.exit_code) == (Status.FAILED, 4)
+    assert not marker.exists()
