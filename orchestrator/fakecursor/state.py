@@ -139,7 +139,7 @@ class Simulation:
         repos = [r.model_dump(exclude_none=True) for r in body.repos or []]
         agent = Agent(
             id=agent_id,
-            name=body.name or body.prompt.text.strip().splitlines()[0][:100] or agent_id,
+            name=body.name or (body.prompt.text.strip().splitlines() or [""])[0][:100] or agent_id,
             fu_id=fu,
             created_s=t_s,
             env=body.env.model_dump(exclude_none=True) if body.env else {"type": "cloud"},

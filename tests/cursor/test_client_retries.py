@@ -13,6 +13,7 @@ from orchestrator.adapters.cursor.models import CreateAgentRequest, CreateRunReq
 from orchestrator.core.backoff import BackoffPolicy
 from tests.cursor.conftest import (
     AGENT_ID,
+    NOW,
     POLICY,
     RUN_ID,
     FakeClock,
@@ -256,7 +257,27 @@ async def test_retried_follow_up_answered_busy_returns_the_run_it_started(
     )
     router.get(f"/v1/agents/{AGENT_ID}").respond(200, json=agent_json(latestRunId="run-2"))
     router.get(f"/v1/agents/{AGENT_ID}/runs/run-2").respond(
-        200, json=run_json("RUNNING", run_id="run-2")
+        200, json=run_json("RUNNING", run_id="run-2", createdAt=NOW.isoformat())
     )
     run = await client.create_run(AGENT_ID, CreateRunRequest(prompt=Prompt(text="again")))
     assert run.id == "run-2"
+
+
+@pytest.mark.asyncio
+async def test_retried_follow_up_answered_busy_by_an_older_run_is_not_adopted(
+    client: CursorClient, router: respx.MockRouter
+) -> None:
+    """The agent was busy with a run from before our request: our follow-up never started."""
+    router.post(f"/v1/agents/{AGENT_ID}/runs").mock(
+        side_effect=[
+            httpx.Response(500, json=error_json("internal_error", "oops")),
+            httpx.Response(409, json=error_json("agent_busy", "active run")),
+        ]
+    )
+    router.get(f"/v1/agents/{AGENT_ID}").respond(200, json=agent_json(latestRunId="run-1"))
+    router.get(f"/v1/agents/{AGENT_ID}/runs/run-1").respond(
+        200,
+        json=run_json("RUNNING", run_id="run-1"),  # created 4 minutes before we asked
+    )
+    with pytest.raises(E.AgentBusy):
+        await client.create_run(AGENT_ID, CreateRunRequest(prompt=Prompt(text="again")))

@@ -11,7 +11,7 @@ import base64
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import anyio
@@ -53,6 +53,9 @@ def _describe_validation(exc: pydantic.ValidationError) -> str:
     ]
     more = exc.error_count() - len(parts)
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+_CLOCK_SKEW = timedelta(seconds=30)  # between our clock and Cursor's
 
 
 class CursorClient:
@@ -353,6 +356,7 @@ class CursorClient:
     async def create_run(self, agent_id: str, req: CreateRunRequest) -> Run:
         """Send a follow-up run. A retried POST answered `409 agent_busy` means our lost first
         try started a run: the agent's latest run is returned instead of failing."""
+        asked_at = self._now()
         try:
             response = await self._request(
                 "POST",
@@ -364,6 +368,10 @@ class CursorClient:
             if busy.attempt == 1:
                 raise
             _, run = await self._adopt(agent_id, busy.attempt)
+            # Only a run created since we first asked can be ours; an older active run means
+            # the agent was busy all along, and the follow-up never started.
+            if run.created_at < asked_at - _CLOCK_SKEW:
+                raise
             return run
         return self._parse(CreateRunResponse, response).run
 
