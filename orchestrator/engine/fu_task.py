@@ -58,6 +58,10 @@ _RUN_FAILURES = {
 class AttemptFailure:
     kind: FailureKind
     message: str
+    launch_retry_after_s: float | None = None  # a launch the API asked us to repeat later
+
+
+_LAUNCH_REPEATS = 5  # busy-API launch failures that do not spend the FU's retries
 
 
 class FuDriver:
@@ -97,11 +101,21 @@ class FuDriver:
     async def drive(self) -> FuStatus:
         """Attempts until success or escalation; returns the FU's final status."""
         first = self.attempt
+        repeats = 0
         while True:
             async with self.slots.slot(self.candidate):
                 failure = await self._attempt_once()
             if failure is None:
                 return FuStatus.COMPLETED
+            if failure.launch_retry_after_s is not None and repeats < _LAUNCH_REPEATS:
+                # A busy or flaky API (429 beyond the client's patience, 5xx) is no failed
+                # attempt: wait and launch the same attempt again. Same agentId, so an agent
+                # that was created after all is adopted (409), never doubled.
+                repeats += 1
+                delay_s = max(failure.launch_retry_after_s, self.settings.retry.backoff_initial_s)
+                self.log.info("agent.launch_deferred", delay_s=delay_s, error=failure.message)
+                await anyio.sleep(delay_s)
+                continue
             decision = after_failure(
                 self.unit.priority, self.attempt - first + 1, failure.kind, self.settings.retry
             )
@@ -171,8 +185,15 @@ class FuDriver:
                 return AttemptFailure(FailureKind.API_TRANSIENT, "create abandoned")
         except CursorError as exc:
             log_.warning("agent.launch_failed", error=exc.message, code=exc.code)
-            kind = FailureKind.API_TRANSIENT if exc.retryable else FailureKind.API_FATAL
-            return AttemptFailure(kind, f"launch failed: {exc.code}: {exc.message}")
+            if exc.retryable:
+                return AttemptFailure(
+                    FailureKind.API_TRANSIENT,
+                    f"launch failed: {exc.code}: {exc.message}",
+                    launch_retry_after_s=exc.retry_after_s or 0.0,
+                )
+            return AttemptFailure(
+                FailureKind.API_FATAL, f"launch failed: {exc.code}: {exc.message}"
+            )
         self._last_agent_id = agent_id
         log_.info("agent.launched", run_id=run.id)
         self._active = run

@@ -176,3 +176,23 @@ async def test_a_restart_keeps_what_a_human_skipped(tmp_path: Path) -> None:
     assert again.fu("FU-1")["status"] == "deferred"
     assert again.stats["launches_per_fu"] == {}
     assert again.outcome.status is ReleaseStatus.COMPLETED
+
+
+async def test_a_long_retry_after_delays_a_p2_launch_instead_of_escalating_it(
+    tmp_path: Path,
+) -> None:
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN),
+        rate_limit=RateLimitRule(
+            retry_after_s=300,
+            paths=["/v1/agents"],
+            methods=["POST"],
+            windows=[TimeWindow(start_s=0, end_s=12 * MIN)],
+        ),
+    )
+    p = plan([fu("FU-9", priority="P2")], [("0", ["FU-9"])])
+    ran = await run_on_fake(p, scenario, tmp_path)
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.fu("FU-9")["attempts"] == 1
+    assert ran.stats["launches_per_fu"] == {"FU-9": 1}
+    assert ran.stats["runs"][0]["created_s"] >= 12 * MIN
