@@ -172,7 +172,31 @@ async def next_decision(
                 log.warning(
                     "decision.rejected", path=str(path), decision_id=decision.id, problem=reason
                 )
+                _record_rejection(status_path, decision.id, reason)
         await anyio.sleep(poll_s)
+
+
+def rejected_path(status_path: Path) -> Path:
+    return status_path.with_name(status_path.name + ".decision.rejected")
+
+
+def _record_rejection(status_path: Path, decision_id: str, reason: str) -> None:
+    """Tell the `orchd decide` that sent it why its decision was not used."""
+    data = (json.dumps({"id": decision_id, "problem": reason}) + "\n").encode()
+    path = rejected_path(status_path)
+    with durable_temp(path, data) as tmp_name:
+        os.replace(tmp_name, path)
+
+
+def rejection_of(status_path: Path, decision_id: str) -> str | None:
+    """Why the daemon rejected decision `decision_id`, or None if it did not."""
+    try:
+        record = json.loads(rejected_path(status_path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(record, dict) and record.get("id") == decision_id:
+        return str(record.get("problem", "rejected"))
+    return None
 
 
 def pending_decision_id(status_path: Path) -> str | None:

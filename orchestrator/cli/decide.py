@@ -14,7 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.adapters.decisions import Decision, submit_decision, wait_consumed
+from orchestrator.adapters.decisions import (
+    Decision,
+    rejection_of,
+    submit_decision,
+    wait_consumed,
+)
 from orchestrator.adapters.release_loader import load_status_file
 from orchestrator.cli.start import ReleaseDir, RepoRoot, fail, locate_status_file
 from orchestrator.errors import ExitCode, OrchdError
@@ -131,11 +136,14 @@ def decide(
     except OrchdError as exc:
         raise fail(exc) from None
     if wait_consumed(path, wait, decision_id=decision.id):
+        rejected = rejection_of(path, decision.id)
+        if rejected is not None:
+            raise _bad(f"orchd did not use it: {rejected} (see `orchd status {release_id}`)")
         typer.echo(f"delivered: {decision.describe()}")
         return
     typer.echo(
-        f"queued: no orchd took it within {wait:g}s "
-        f"(is it running? orchd status {release_id}); it will be taken when orchd next waits"
+        f"queued: no orchd took it within {wait:g}s (is it running? orchd status "
+        f"{release_id}); a running orchd takes it when it next waits, a restart discards it"
     )
     raise typer.Exit(int(ExitCode.RELEASE_FAILED))
 

@@ -177,3 +177,18 @@ async def test_wrong_batch_is_rejected(status_path: Path) -> None:
     with capture_logs() as logs, anyio.move_on_after(1):
         await next_decision(status_path, batch_id=Decimal(2))
     assert [e["problem"] for e in logs] == ["decision is for batch 1, waiting on batch 2"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_a_rejected_decision_tells_its_sender_why(tmp_path: Path) -> None:
+    from orchestrator.adapters.decisions import rejection_of
+
+    status = tmp_path / "agent_status.json"
+    sent = Decision(action="retry", batch_id=Decimal(1))
+    submit_decision(status, sent)
+    with anyio.move_on_after(2):
+        await next_decision(status, poll_s=0.5, choices=("retry", "skip"), batch_id=Decimal(0))
+    reason = rejection_of(status, sent.id)
+    assert reason == "decision is for batch 1, waiting on batch 0"
+    assert rejection_of(status, "someone-else") is None
