@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import anyio
 import structlog
 
 from orchestrator.engine.deciders import Answer, Decider, Question
@@ -32,12 +33,19 @@ class Asker:
         self._emit = emit
         self._now = now
         self._notifier = notifier
+        # One question at a time: the status file shows one `awaiting`, `orchd decide` answers
+        # it, and no waiter can take a decision meant for another.
+        self._one_at_a_time = anyio.Lock()
 
     def notify(self, event: str, text: str, **fields: Any) -> None:
         if self._notifier is not None:
             self._notifier.notify(event, text, **fields)
 
     async def ask(self, question: Question) -> Answer:
+        async with self._one_at_a_time:
+            return await self._ask(question)
+
+    async def _ask(self, question: Question) -> Answer:
         batch = format(question.batch_id, "f")
         if self.decider.awaits(question.kind):
             deadline_s = self.decider.deadline_s

@@ -196,3 +196,37 @@ async def test_a_long_retry_after_delays_a_p2_launch_instead_of_escalating_it(
     assert ran.fu("FU-9")["attempts"] == 1
     assert ran.stats["launches_per_fu"] == {"FU-9": 1}
     assert ran.stats["runs"][0]["created_s"] >= 12 * MIN
+
+
+@dataclass
+class SlowHuman:
+    """Answers skip after a while; records when each question was being considered."""
+
+    intervals: list[tuple[float, float]]
+    deadline_s: float | None = None
+
+    def awaits(self, kind: QuestionKind) -> bool:
+        return True
+
+    async def ask(self, question: Question) -> Answer:
+        start = anyio.current_time()
+        await anyio.sleep(10 * MIN)
+        self.intervals.append((start, anyio.current_time()))
+        return Answer("skip", "test")
+
+
+async def test_two_failed_batches_are_asked_one_after_the_other(tmp_path: Path) -> None:
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=MIN),
+        fus={
+            "FU-1": FuBehaviour(create_error=NO_ACCESS),
+            "FU-2": FuBehaviour(create_error=NO_ACCESS),
+        },
+    )
+    p = plan([fu("FU-1"), fu("FU-2")], [("0", ["FU-1"]), ("1", ["FU-2"])])
+    human = SlowHuman([])
+    ran = await run_on_fake(p, scenario, tmp_path, decider=human)
+    (_, a_end), (b_start, _) = sorted(human.intervals)
+    assert b_start >= a_end  # never two questions open at once
+    assert ran.status["orchestrator"]["awaiting"] is None
+    assert [d["batch_id"] for d in ran.status["decisions"]] in ([0, 1], [1, 0])
