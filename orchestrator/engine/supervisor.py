@@ -252,6 +252,17 @@ class Supervisor:
         earlier = getattr(self.existing, "full_suite", None) if self.existing else None
         return isinstance(earlier, dict) and earlier.get("status") == "passed"
 
+    def _passed_before(self, batch: Batch) -> bool:
+        """An earlier run recorded `continue` at this batch's checkpoint."""
+        decisions = getattr(self.existing, "decisions", None) if self.existing else None
+        return isinstance(decisions, list) and any(
+            isinstance(d, dict)
+            and d.get("kind") == "checkpoint"
+            and d.get("action") == "continue"
+            and str(d.get("batch_id")) in {format(batch.batch_id, "f"), str(float(batch.batch_id))}
+            for d in decisions
+        )
+
     def _earlier_status(self, batch: Batch) -> str | None:
         """The batch's status in the file an earlier run left, if any."""
         if self.existing is None:
@@ -391,6 +402,8 @@ class Supervisor:
         return await self.asker.ask(Question("batch_failure", batch.batch_id, failure))
 
     async def _checkpoint(self, batch: Batch) -> None:
+        if self._passed_before(batch):
+            return  # a restart: a human already said continue here
         names = [c.name for c in self.plan.checkpoints if c.after_batch == batch.batch_id]
         text = (
             f"{self.plan.release_id}: checkpoint {', '.join(names)} after batch "

@@ -347,3 +347,28 @@ async def test_a_restart_does_not_rerun_tests_that_passed(tmp_path: Path) -> Non
     assert again.outcome.status is ReleaseStatus.COMPLETED
     assert again_gate.runs == []  # the batch's tests and the full suite passed before
     assert again.stats["launches_per_fu"] == {}
+
+
+async def test_a_restart_does_not_ask_again_at_a_checkpoint_already_passed(
+    tmp_path: Path,
+) -> None:
+    from orchestrator.models.status import StatusFile
+
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN))
+    p = two_batch_plan().model_copy(
+        update={"checkpoints": (Checkpoint(name="review", after_batch=Decimal(0)),)}
+    )
+    first = await run_on_fake(
+        p,
+        scenario,
+        tmp_path,
+        decider=ScriptedDecider([Answer("continue", by="ops")]),
+        abort_at_s=25 * MIN,
+    )
+    assert [d["kind"] for d in first.status["decisions"]] == ["checkpoint"]
+    again = ScriptedDecider([])
+    ran = await run_on_fake(
+        p, scenario, tmp_path, existing=StatusFile.model_validate(first.status), decider=again
+    )
+    assert again.asked == []
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
