@@ -194,7 +194,9 @@ class FuDriver:
             return AttemptFailure(
                 FailureKind.API_FATAL, f"launch failed: {exc.code}: {exc.message}"
             )
+        agent_id = run.agent_id  # a failed adoption launches under the attempt's own id
         self._last_agent_id = agent_id
+        log_ = log_.bind(agent_id=agent_id)
         log_.info("agent.launched", run_id=run.id)
         self._active = run
         self.emit(
@@ -316,6 +318,7 @@ class FuDriver:
             else:
                 self.log.info("run.adopted", agent_id=resume_agent, run_id=resume_run)
                 return run
+            agent_id = agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
         if follow_up:
             return await self.api.create_run(follow_up, self._follow_up_request())
         _, run = await self.api.create_agent(self._request(agent_id))

@@ -230,3 +230,33 @@ async def test_two_failed_batches_are_asked_one_after_the_other(tmp_path: Path) 
     assert b_start >= a_end  # never two questions open at once
     assert ran.status["orchestrator"]["awaiting"] is None
     assert [d["batch_id"] for d in ran.status["decisions"]] in ([0, 1], [1, 0])
+
+
+async def test_a_recorded_run_that_no_longer_exists_is_relaunched_under_the_attempts_id(
+    tmp_path: Path,
+) -> None:
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=MIN))
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    edited = StatusFile.model_validate(
+        {
+            "release_id": p.release_id,
+            "orchestrator": {"agent_id": "orchd_old", "status": "running"},
+            "batches": [
+                {
+                    "batch_id": 0,
+                    "feature_units": [
+                        {
+                            "fu_id": "FU-1",
+                            "status": "running",
+                            "attempts": 1,
+                            "worker_agent_id": "worker_fu1_by_hand",
+                            "run_id": "run-gone",
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    ran = await run_on_fake(p, scenario, tmp_path, existing=edited)
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.fu("FU-1")["worker_agent_id"] == agent_id_for(p.release_id, "FU-1", 1)
