@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,9 @@ def test_retry_is_delivered_to_a_waiting_orchd(tmp_path: Path, daemon: list[Deci
     assert result.exit_code == 0, result.output
     # The stand-in daemon logs to the same stdout, so the answer is the last line.
     assert result.stdout.splitlines()[-1] == "delivered: retry batch 0.5 (all FUs)"
+    deadline = time.monotonic() + 5  # the daemon thread records it just after taking it
+    while not daemon and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert daemon[0].action == "retry"
     assert str(daemon[0].batch_id) == "0.5"  # taken from what is awaited
     assert daemon[0].all_fus
