@@ -35,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.bench_engine
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache .coverage
