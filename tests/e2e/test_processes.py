@@ -94,6 +94,15 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
             timeout=30,
         )
         assert f"orchd (pid {proc.pid}) is running this release" in shown.stdout
+        second = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "start", RELEASE, "--repo-root", str(repo)],
+            env=_env(fake_cursor),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2
+        assert f"another orchd (pid {proc.pid}) is running this release" in second.stderr
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
