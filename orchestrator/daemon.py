@@ -105,10 +105,12 @@ def release_lock(status_path: Path) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # ours to clear: we held the lock
     finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
         os.close(fd)
 
 

@@ -103,6 +103,13 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
         )
         assert second.returncode == 2
         assert f"another orchd (pid {proc.pid}) is running this release" in second.stderr
+        still = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "status", RELEASE, "--repo-root", str(repo)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert f"orchd (pid {proc.pid}) is running this release" in still.stdout
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
