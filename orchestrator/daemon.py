@@ -88,11 +88,16 @@ def status_path_for(plan: ReleasePlan, repo_root: Path) -> Path:
     return Path(plan.release_dir) / "agent_status.json"
 
 
+def pid_path(status_path: Path) -> Path:
+    """`<status file>.pid`: the release lock, holding the running orchd's pid."""
+    return status_path.with_name(status_path.name + ".pid")
+
+
 @contextlib.contextmanager
 def release_lock(status_path: Path) -> Iterator[None]:
     """One orchd per release: an exclusive flock on `<status file>.pid` holding our pid."""
     status_path.parent.mkdir(parents=True, exist_ok=True)
-    lock_file = status_path.with_name(status_path.name + ".pid")
+    lock_file = pid_path(status_path)
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -116,7 +121,7 @@ def release_lock(status_path: Path) -> Iterator[None]:
 
 def running_orchd(status_path: Path) -> int | None:
     """The pid of the orchd holding this release's lock, or None when none is running."""
-    lock_file = status_path.with_name(status_path.name + ".pid")
+    lock_file = pid_path(status_path)
     try:
         fd = os.open(lock_file, os.O_RDONLY)
     except FileNotFoundError:
