@@ -47,6 +47,19 @@ def _stats(url: str) -> dict[str, Any]:
     return data
 
 
+def _orchd(
+    *args: str, env: dict[str, str] | None = None, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `orchd ARGS` to its end, as a user's shell would."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
 def _env(url: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -87,28 +100,12 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
                 if launched:
                     break
             time.sleep(0.1)
-        shown = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "status", RELEASE, "--repo-root", str(repo)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        shown = _orchd("status", RELEASE, "--repo-root", str(repo), timeout_s=30)
         assert f"orchd (pid {proc.pid}) is running this release" in shown.stdout
-        second = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "start", RELEASE, "--repo-root", str(repo)],
-            env=_env(fake_cursor),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = _orchd("start", RELEASE, "--repo-root", str(repo), env=_env(fake_cursor))
         assert second.returncode == 2
         assert f"another orchd (pid {proc.pid}) is running this release" in second.stderr
-        still = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "status", RELEASE, "--repo-root", str(repo)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        still = _orchd("status", RELEASE, "--repo-root", str(repo), timeout_s=30)
         assert f"orchd (pid {proc.pid}) is running this release" in still.stdout
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
@@ -125,12 +122,7 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
         data["completed_fus"]
     )
     assert KEY not in out + err + status_file.read_text()
-    after = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "status", RELEASE, "--repo-root", str(repo)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    after = _orchd("status", RELEASE, "--repo-root", str(repo), timeout_s=30)
     assert "is running this release" not in after.stdout
     assert "aborted" in after.stdout
 
@@ -138,13 +130,7 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
 def test_missing_env_is_one_line_naming_the_variable_and_writes_nothing(tmp_path: Path) -> None:
     repo = _bundle(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CURSOR_", "REPO_URL"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "start", RELEASE, "--repo-root", str(repo)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _orchd("start", RELEASE, "--repo-root", str(repo), env=env)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "CURSOR_CLOUD_API_URL" in result.stderr
@@ -157,13 +143,7 @@ def test_a_malformed_webhook_url_is_bad_input_without_echoing_it(tmp_path: Path)
         **_env("http://127.0.0.1:9/v1"),
         "ORCHD_NOTIFY_URL": "https://hooks.example:4o3/T/tok3n",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "start", RELEASE, "--repo-root", str(repo)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _orchd("start", RELEASE, "--repo-root", str(repo), env=env)
     assert result.returncode == 2
     assert "ORCHD_NOTIFY_URL" in result.stderr
     assert "tok3n" not in result.stderr + result.stdout

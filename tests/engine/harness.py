@@ -10,11 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 
+from orchestrator.adapters.cursor.client import CursorClient
+from orchestrator.adapters.cursor.models import CreateAgentRequest, Prompt, Run
 from orchestrator.adapters.cursor.settings import CursorSettings
 from orchestrator.daemon import RunEnv, run_release
 from orchestrator.engine.asking import Notify
+from orchestrator.engine.configure import DecisionModes
 from orchestrator.engine.deciders import Decider
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.supervisor import ReleaseOutcome
@@ -22,6 +26,7 @@ from orchestrator.fakecursor.app import FakeCursor
 from orchestrator.fakecursor.scenario import Scenario
 from orchestrator.fakecursor.transport import StreamingASGITransport
 from orchestrator.models.release import ReleasePlan
+from orchestrator.models.status import StatusFile
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 API_KEY = "sk-test-secret-4242"
@@ -69,6 +74,7 @@ async def run_on_fake(
     fake: FakeCursor | None = None,
     decider: Decider | None = None,
     notifier: Notify | None = None,
+    modes: DecisionModes | None = None,
 ) -> Ran:
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -102,5 +108,33 @@ async def run_on_fake(
         install_signal_handlers=False,
         decider=decider,
         extra_notifier=notifier,
+        modes=modes,
     )
     return Ran(outcome, fake, json.loads(path.read_text()), loop.time() - start)
+
+
+def status_left_by_a_crash(release_id: str, fu_id: str, **entry: Any) -> StatusFile:
+    """The status file of an orchd that died while `fu_id` was running (batch 0)."""
+    return StatusFile.model_validate(
+        {
+            "release_id": release_id,
+            "orchestrator": {"agent_id": "orchd_old", "status": "running"},
+            "batches": [
+                {
+                    "batch_id": 0,
+                    "status": "running",
+                    "feature_units": [{"fu_id": fu_id, "status": "running", **entry}],
+                }
+            ],
+        }
+    )
+
+
+async def agent_already_on(fake: FakeCursor, agent_id: str, prompt: str) -> Run:
+    """An agent (and its first run) that exists on the fake before orchd starts."""
+    async with httpx.AsyncClient(transport=StreamingASGITransport(fake.app)) as http:
+        client = CursorClient(http, base_url="http://fake.test/v1", api_key=API_KEY)
+        _, run = await client.create_agent(
+            CreateAgentRequest(prompt=Prompt(text=prompt), agent_id=agent_id)
+        )
+    return run

@@ -6,22 +6,14 @@ their end; only the wait/prompt/skip/abort modes stop the siblings to ask a huma
 
 from __future__ import annotations
 
-import asyncio
-import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from orchestrator.adapters.cursor.settings import CursorSettings
-from orchestrator.daemon import RunEnv, run_release
 from orchestrator.engine.configure import DecisionModes
-from orchestrator.fakecursor.app import FakeCursor
 from orchestrator.fakecursor.scenario import CreateError, FuBehaviour, Scenario
-from orchestrator.fakecursor.transport import StreamingASGITransport
 from orchestrator.models.status import ReleaseStatus
-from tests.engine.harness import API_KEY, settings
+from tests.engine.harness import run_on_fake
 from tests.plans import fu, plan
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
@@ -33,36 +25,20 @@ NO_ACCESS = CreateError(status=403, code="repository_access", message="no access
 async def test_fail_mode_from_the_command_line_lets_running_siblings_finish(
     tmp_path: Path,
 ) -> None:
-    loop = asyncio.get_running_loop()
-    start = loop.time()
     scenario = Scenario(
         defaults=FuBehaviour(creating_s=0, duration_s=30 * MIN),
         fus={"FU-1": FuBehaviour(create_error=NO_ACCESS)},
     )
-    fake = FakeCursor(scenario, api_key=API_KEY, clock=loop.time)
-    engine = settings(
-        now=lambda: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=loop.time() - start)
+    p = plan(
+        [fu("FU-1"), fu("FU-2"), fu("FU-3", "FU-1")], [("0", ["FU-1", "FU-2"]), ("1", ["FU-3"])]
     )
-    run_env = RunEnv(
-        cursor=CursorSettings(base_url="http://fake.cursor.test/v1", api_key=SecretStr(API_KEY)),
-        repo_url=engine.repo_url,
-        release_branch="main",
-    )
-    path = tmp_path / "agent_status.json"
-
-    outcome = await run_release(
-        plan(
-            [fu("FU-1"), fu("FU-2"), fu("FU-3", "FU-1")], [("0", ["FU-1", "FU-2"]), ("1", ["FU-3"])]
-        ),
-        engine,
-        run_env,
-        path,
-        transport=StreamingASGITransport(fake.app),
-        install_signal_handlers=False,
+    ran = await run_on_fake(
+        p,
+        scenario,
+        tmp_path,
         modes=DecisionModes(on_batch_failure="fail", on_checkpoint="continue", deadline_s=None),
     )
-
-    status = json.loads(path.read_text())
+    status, outcome, fake = ran.status, ran.outcome, ran.fake
     statuses = {f["fu_id"]: f["status"] for b in status["batches"] for f in b["feature_units"]}
     assert outcome.status is ReleaseStatus.FAILED
     assert statuses == {"FU-1": "needs_human", "FU-2": "completed", "FU-3": "blocked"}

@@ -10,7 +10,13 @@ from structlog.testing import capture_logs
 from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
 from orchestrator.models.release import Limits, ReleasePlan
 from orchestrator.models.status import ReleaseStatus
-from tests.engine.harness import API_KEY, run_on_fake, settings
+from tests.engine.harness import (
+    API_KEY,
+    agent_already_on,
+    run_on_fake,
+    settings,
+    status_left_by_a_crash,
+)
 from tests.plans import fu, plan
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
@@ -216,44 +222,15 @@ async def test_restart_adopts_the_running_agent_instead_of_launching_a_second(
     """After a crash, the new process re-derives the same agentId and follows that run."""
     import asyncio
 
-    import httpx
-
-    from orchestrator.adapters.cursor.client import CursorClient
-    from orchestrator.adapters.cursor.models import CreateAgentRequest, Prompt
     from orchestrator.core.agent_ids import agent_id_for
     from orchestrator.fakecursor.app import FakeCursor
-    from orchestrator.fakecursor.transport import StreamingASGITransport
-    from orchestrator.models.status import StatusFile
 
     scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=30 * MIN))
     p = plan([fu("FU-1"), fu("FU-2", "FU-1")], [("0", ["FU-1"]), ("1", ["FU-2"])])
     fake = FakeCursor(scenario, api_key=API_KEY, clock=asyncio.get_running_loop().time)
     agent_id = agent_id_for(p.release_id, "FU-1", 1)
-    async with httpx.AsyncClient(transport=StreamingASGITransport(fake.app)) as http:
-        client = CursorClient(http, base_url="http://fake.test/v1", api_key=API_KEY)
-        await client.create_agent(
-            CreateAgentRequest(prompt=Prompt(text="FU-1 before the crash"), agent_id=agent_id)
-        )
-    crashed = StatusFile.model_validate(
-        {
-            "release_id": p.release_id,
-            "orchestrator": {"agent_id": "orchd_old", "status": "running"},
-            "batches": [
-                {
-                    "batch_id": 0,
-                    "status": "running",
-                    "feature_units": [
-                        {
-                            "fu_id": "FU-1",
-                            "status": "running",
-                            "attempts": 1,
-                            "worker_agent_id": agent_id,
-                        }
-                    ],
-                }
-            ],
-        }
-    )
+    await agent_already_on(fake, agent_id, "FU-1 before the crash")
+    crashed = status_left_by_a_crash(p.release_id, "FU-1", attempts=1, worker_agent_id=agent_id)
     ran = await run_on_fake(p, scenario, tmp_path, existing=crashed, fake=fake)
     assert ran.outcome.status is ReleaseStatus.COMPLETED
     assert ran.fu("FU-1")["worker_agent_id"] == agent_id

@@ -19,7 +19,13 @@ from orchestrator.fakecursor.scenario import (
     TimeWindow,
 )
 from orchestrator.models.status import ReleaseStatus, StatusFile
-from tests.engine.harness import run_on_fake, settings
+from tests.engine.harness import (
+    API_KEY,
+    agent_already_on,
+    run_on_fake,
+    settings,
+    status_left_by_a_crash,
+)
 from tests.plans import fu, plan
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
@@ -115,42 +121,15 @@ async def test_abort_during_a_rate_limited_create_ends_within_the_cancel_grace(
 
 
 async def test_a_restart_adopts_the_recorded_run_of_a_follow_up_attempt(tmp_path: Path) -> None:
-    import httpx
-
-    from orchestrator.adapters.cursor.client import CursorClient
-    from orchestrator.adapters.cursor.models import CreateAgentRequest, Prompt
     from orchestrator.fakecursor.app import FakeCursor
-    from orchestrator.fakecursor.transport import StreamingASGITransport
-    from tests.engine.harness import API_KEY
 
     scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=20 * MIN))
     p = plan([fu("FU-1")], [("0", ["FU-1"])])
     fake = FakeCursor(scenario, api_key=API_KEY, clock=anyio.current_time)
     agent_id = agent_id_for(p.release_id, "FU-1", 1)  # attempt 2 followed up on this agent
-    async with httpx.AsyncClient(transport=StreamingASGITransport(fake.app)) as http:
-        client = CursorClient(http, base_url="http://fake.test/v1", api_key=API_KEY)
-        _, run = await client.create_agent(
-            CreateAgentRequest(prompt=Prompt(text="FU-1 follow-up"), agent_id=agent_id)
-        )
-    crashed = StatusFile.model_validate(
-        {
-            "release_id": p.release_id,
-            "orchestrator": {"agent_id": "orchd_old", "status": "running"},
-            "batches": [
-                {
-                    "batch_id": 0,
-                    "feature_units": [
-                        {
-                            "fu_id": "FU-1",
-                            "status": "running",
-                            "attempts": 2,
-                            "worker_agent_id": agent_id,
-                            "run_id": run.id,
-                        }
-                    ],
-                }
-            ],
-        }
+    run = await agent_already_on(fake, agent_id, "FU-1 follow-up")
+    crashed = status_left_by_a_crash(
+        p.release_id, "FU-1", attempts=2, worker_agent_id=agent_id, run_id=run.id
     )
     ran = await run_on_fake(p, scenario, tmp_path, existing=crashed, fake=fake)
     assert ran.outcome.status is ReleaseStatus.COMPLETED
@@ -237,25 +216,8 @@ async def test_a_recorded_run_that_no_longer_exists_is_relaunched_under_the_atte
 ) -> None:
     scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=MIN))
     p = plan([fu("FU-1")], [("0", ["FU-1"])])
-    edited = StatusFile.model_validate(
-        {
-            "release_id": p.release_id,
-            "orchestrator": {"agent_id": "orchd_old", "status": "running"},
-            "batches": [
-                {
-                    "batch_id": 0,
-                    "feature_units": [
-                        {
-                            "fu_id": "FU-1",
-                            "status": "running",
-                            "attempts": 1,
-                            "worker_agent_id": "worker_fu1_by_hand",
-                            "run_id": "run-gone",
-                        }
-                    ],
-                }
-            ],
-        }
+    edited = status_left_by_a_crash(
+        p.release_id, "FU-1", attempts=1, worker_agent_id="worker_fu1_by_hand", run_id="run-gone"
     )
     ran = await run_on_fake(p, scenario, tmp_path, existing=edited)
     assert ran.outcome.status is ReleaseStatus.COMPLETED
