@@ -10,7 +10,9 @@ Decisions documented here because the loader and the engine both rely on them:
   (the member itself ignores it, as `scheduling.prerequisites` does): a warning.
 Under `strict_batches` (the seed's literal rule) a batch also waits for every earlier batch;
 the deadlocks that causes are errors. A checkpoint holds every later batch, so an FU at or
-before it that waits for an FU after it is a deadlock too (an error).
+before it that waits for an FU after it is a deadlock too (an error). A dependency in another
+batch is met only when that whole batch lands (all its FUs merged, its tests passed), so two
+batches that each hold an FU waiting for the other can never land (`landing_cycle`, an error).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from orchestrator.core.plan_dependencies import (
     cycle_findings,
     deadlock_findings,
     dependency_findings,
+    landing_cycle_findings,
 )
 from orchestrator.core.plan_index import index_plan
 from orchestrator.core.plan_structure import limit_findings, structure_findings, unit_limit_findings
@@ -47,5 +50,6 @@ def check_plan(
     found += dependency_findings(ix, strict_batches)
     found += cycle_findings(ix)
     found += deadlock_findings(ix, strict_batches, found)
+    found += landing_cycle_findings(ix)
     found += checkpoint_findings(plan, ix)
     return found

@@ -1,12 +1,14 @@
 """Plan checks on order: dependencies that never complete, cycles and deadlocks.
 
 An FU waits for its own dependencies and its batch's `dependencies` (see `core.scheduling`);
-under `strict_batches` a batch also waits for every earlier batch.
+under `strict_batches` a batch also waits for every earlier batch. A dependency in another
+batch is only met once that whole batch lands, so batches must not wait for each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from orchestrator.core.dependency_graph import find_cycles
@@ -309,3 +311,103 @@ def checkpoint_findings(plan: ReleasePlan, ix: PlanIndex) -> list[Finding]:
                     )
                 )
     return found
+
+
+@dataclass(frozen=True)
+class _Wait:
+    """One reason batch `here` cannot land before batch `there`: `fu_id` waits for `dep`."""
+
+    fu_id: str
+    dep: str
+    here: Batch
+    there: Batch
+    via_batch: bool  # through `here`'s batch-level `dependencies`, not the FU's own
+    on_fu_cycle: bool  # `dep` also waits (transitively) for `fu_id`: an FU cycle
+
+    def clause(self) -> str:
+        here, there = format_batch_id(self.here.batch_id), format_batch_id(self.there.batch_id)
+        if self.via_batch:
+            return (
+                f"batch {here} waits for {self.dep} (one of its dependencies) "
+                f"to land with batch {there}"
+            )
+        return f"{self.fu_id} (batch {here}) waits for {self.dep} to land with batch {there}"
+
+
+def _reaches(graph: Mapping[str, Sequence[str]], start: str, goal: str) -> bool:
+    """Whether `goal` is reachable from `start` along `graph`'s edges."""
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt == goal:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return False
+
+
+def _landing_waits(ix: PlanIndex) -> dict[Decimal, dict[Decimal, list[_Wait]]]:
+    """batch → batch it waits to land → the waits behind that edge, in plan order."""
+    scheduled = [f for f in ix.batch_of if f in ix.units and f not in ix.deferred]
+    graph = {
+        fu_id: [d for d, _ in _waits_for(ix, fu_id) if d not in ix.deferred] for fu_id in scheduled
+    }
+    edges: dict[Decimal, dict[Decimal, list[_Wait]]] = {}
+    for fu_id in scheduled:
+        here = ix.batch_of[fu_id]
+        own = ix.units[fu_id].dependencies
+        for dep in graph[fu_id]:
+            there = ix.batch_of.get(dep)
+            if there is None or there.batch_id == here.batch_id or dep not in graph:
+                continue
+            wait = _Wait(fu_id, dep, here, there, dep not in own, _reaches(graph, dep, fu_id))
+            edges.setdefault(here.batch_id, {}).setdefault(there.batch_id, []).append(wait)
+    return edges
+
+
+def landing_cycle_findings(ix: PlanIndex) -> list[Finding]:
+    """Batches that wait for each other to land, so none of them ever lands.
+
+    Within a batch an FU waits only for its dependency to merge into the batch's candidate; a
+    dependency in another batch makes it wait until that whole batch lands. Batch A holding an
+    FU that waits for batch B while B holds one that waits for A is a deadlock, even when the
+    FUs involved are all different. A batch cycle whose every wait lies on an FU cycle is left
+    to `dependency_cycle` / `deadlock`, which already report it.
+    """
+    edges = _landing_waits(ix)
+    graph = {str(here): [str(there) for there in sorted(to)] for here, to in sorted(edges.items())}
+    found: list[Finding] = []
+    for cycle in find_cycles(graph):
+        ids = [Decimal(key) for key in cycle[:-1]]
+        first = ids.index(min(ids))
+        ring = ids[first:] + ids[:first]
+        steps = [edges[a][b] for a, b in zip(ring, [*ring[1:], ring[0]], strict=True)]
+        if all(w.on_fu_cycle for step in steps for w in step):
+            continue
+        chosen = [min(step, key=lambda w: (w.on_fu_cycle, w.via_batch)) for step in steps]
+        found.append(_landing_finding(ix, chosen))
+    return found
+
+
+def _landing_finding(ix: PlanIndex, chosen: list[_Wait]) -> Finding:
+    """One landing cycle, told as who waits for whom, located at the first wait's source."""
+    clauses = [w.clause() for w in chosen]
+    deps = list(dict.fromkeys(w.dep for w in chosen))
+    if len(chosen) == 2:
+        story = f"{clauses[0]}, while {clauses[1]}: neither batch can land"
+        fix = f"move {deps[0]} or {deps[-1]} so both are in one batch, or into an earlier batch"
+    else:
+        story = f"{', while '.join(clauses)}: none of these batches can land"
+        fix = (
+            f"move one of {', '.join(deps[:-1])} or {deps[-1]} into the batch that waits for "
+            "it, or into an earlier batch"
+        )
+    head = chosen[0]
+    if head.via_batch:
+        field = f"batches[{format_batch_id(head.here.batch_id)}].dependencies"
+        source = head.here.source
+    else:
+        field = f"feature_units[{head.fu_id}].dependencies"
+        source = ix.units[head.fu_id].source
+    return Finding("error", "landing_cycle", field, story, fix, source)
