@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from orchestrator.clock import utcnow
+from orchestrator.fakecursor.agent_git import AgentGit, git_report
 from orchestrator.fakecursor.api_error import ApiError
 from orchestrator.fakecursor.routes import build_routes
 from orchestrator.fakecursor.scenario import Scenario
@@ -44,6 +45,9 @@ class FakeCursor:
 
     `clock` returns seconds (monotonic or the event loop's fake time); it is first read on the
     first request, so a fixture may build the fake outside the event loop.
+
+    Agents on a local-path or `file://` repo do real git (agent_git.py) in a workspace the fake
+    owns: call `close()` (or use it as a context manager) to remove it.
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class FakeCursor:
         self._api_key = api_key
         self._clock = clock
         self.scenario: Scenario = scenario or Scenario()
+        self.git = AgentGit()
         self.reset(scenario or Scenario(), time_scale)
         self.app = _FaultsAndAuth(self, _routes(self))
 
@@ -73,6 +78,17 @@ class FakeCursor:
         self.sim = Simulation(self.scenario, self.epoch)
         self.log = RequestLog()
         self.fault_rng = random.Random(self.scenario.seed)
+        self.git.close()
+
+    def close(self) -> None:
+        """Remove the agents' git workspace (scratch clones are already gone after each run)."""
+        self.git.close()
+
+    def __enter__(self) -> FakeCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     async def wait_for_change(self, timeout_s: float) -> None:
         """Sleep up to `timeout_s` real seconds, waking early when a run is cancelled."""
@@ -97,6 +113,18 @@ class FakeCursor:
     def sim_s(self) -> float:
         """Simulated seconds since start: what run scripts are written in."""
         return self.clock_s() * self.time_scale
+
+    def now_s(self) -> float:
+        """`sim_s()` for a request that looks at runs: first does the git work of every run on a
+        local repo that is FINISHED by then, so no response shows FINISHED before the push.
+        Callers render at this same `t_s` (git takes real time, simulated time may move on)."""
+        t_s = self.sim_s()
+        self.git.settle(self.sim, t_s)
+        return t_s
+
+    def git_report(self) -> dict[str, Any]:
+        """Per local-repo agent: startingRef as sent, branch, and each run's git outcome."""
+        return git_report(self.sim, self.now_s(), self.git.workspace)
 
     def key_matches(self, authorization: str | None) -> bool:
         key = _key_from_header(authorization)

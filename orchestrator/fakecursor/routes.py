@@ -40,7 +40,7 @@ def build_routes(fake: FakeCursor) -> list[Route]:
 
     async def create_agent(request: Request) -> Response:
         body = parse_create_agent(await request.body())
-        created = sim().create_agent(body, fake.sim_s())
+        created = sim().create_agent(body, fake.now_s())
         record: RequestRecord | None = request.scope.get("fake.record")
         if record is not None:
             record.fu_id = sim().fu_of(created["agent"]["id"])
@@ -55,16 +55,16 @@ def build_routes(fake: FakeCursor) -> list[Route]:
         if cursor == "":
             raise validation_error("cursor", "must not be empty")
         listed = sim().list_agents(
-            parse_limit(q.get("limit")), cursor, q.get("prUrl"), include == "true", fake.sim_s()
+            parse_limit(q.get("limit")), cursor, q.get("prUrl"), include == "true", fake.now_s()
         )
         return JSONResponse(listed)
 
     async def get_agent(request: Request) -> Response:
         found = sim().agent(agent_id(request))
-        return JSONResponse(sim().render_agent(found, fake.sim_s()))
+        return JSONResponse(sim().render_agent(found, fake.now_s()))
 
     async def delete_agent(request: Request) -> Response:
-        deleted = sim().delete_agent(agent_id(request), fake.sim_s())
+        deleted = sim().delete_agent(agent_id(request), fake.now_s())
         fake.notify_change()
         return JSONResponse(deleted)
 
@@ -72,7 +72,7 @@ def build_routes(fake: FakeCursor) -> list[Route]:
         aid = agent_id(request)
         sim().agent(aid)  # 404 before 400, as a missing agent makes the body moot
         body = parse_create_run(await request.body())
-        return JSONResponse(sim().create_run(aid, body, fake.sim_s()), status_code=201)
+        return JSONResponse(sim().create_run(aid, body, fake.now_s()), status_code=201)
 
     async def list_runs(request: Request) -> Response:
         q = request.query_params
@@ -80,23 +80,23 @@ def build_routes(fake: FakeCursor) -> list[Route]:
         if cursor == "":
             raise validation_error("cursor", "must not be empty")
         listed = sim().list_runs(
-            agent_id(request), parse_limit(q.get("limit")), cursor, fake.sim_s()
+            agent_id(request), parse_limit(q.get("limit")), cursor, fake.now_s()
         )
         return JSONResponse(listed)
 
     async def get_run(request: Request) -> Response:
         run = sim().run(agent_id(request), str(request.path_params["runId"]))
-        return JSONResponse(sim().render_run(run, fake.sim_s()))
+        return JSONResponse(sim().render_run(run, fake.now_s()))
 
     async def cancel_run(request: Request) -> Response:
         aid, rid = agent_id(request), str(request.path_params["runId"])
-        cancelled = sim().cancel_run(aid, rid, fake.sim_s())
+        cancelled = sim().cancel_run(aid, rid, fake.now_s())
         fake.notify_change()
         return JSONResponse(cancelled)
 
     async def usage(request: Request) -> Response:
         run_id = request.query_params.get("runId")
-        return JSONResponse(sim().usage(agent_id(request), run_id, fake.sim_s()))
+        return JSONResponse(sim().usage(agent_id(request), run_id, fake.now_s()))
 
     async def archive(request: Request) -> Response:
         return JSONResponse(sim().set_archived(agent_id(request), archived=True))
@@ -146,6 +146,10 @@ def build_routes(fake: FakeCursor) -> list[Route]:
         del request
         return JSONResponse(fake.stats())
 
+    async def admin_git(request: Request) -> Response:
+        del request
+        return JSONResponse(fake.git_report())
+
     async def admin_requests(request: Request) -> Response:
         del request
         return JSONResponse({"items": fake.requests()})
@@ -179,6 +183,7 @@ def build_routes(fake: FakeCursor) -> list[Route]:
         Route("/v1/sub-tokens", sub_tokens, methods=["POST"]),
         Route("/_fake/stats", admin_stats, methods=["GET"]),
         Route("/_fake/requests", admin_requests, methods=["GET"]),
+        Route("/_fake/git", admin_git, methods=["GET"]),
         Route("/_fake/reset", admin_reset, methods=["POST"]),
     ]
 
@@ -188,7 +193,7 @@ def _stream_response(fake: FakeCursor, request: Request, agent_id: str) -> Respo
     run = fake.sim.run(agent_id, str(request.path_params["runId"]))
     scenario = fake.scenario
     retention_s = scenario.stream_retention_s
-    now_s = fake.sim_s()
+    now_s = fake.now_s()
     ended = run.ended_s(now_s)
     if run.plan.stream_expired or (
         retention_s is not None and ended is not None and now_s > ended + retention_s
@@ -212,19 +217,19 @@ def _stream_response(fake: FakeCursor, request: Request, agent_id: str) -> Respo
 def _events(fake: FakeCursor, run: Run) -> list[StreamEvent]:
     agent = fake.sim.agents.get(run.agent_id)
     end = run.ended_s(float("inf"))
-    git = fake.sim.agent_git(agent, end) if agent is not None and end is not None else None
+    git = fake.sim.agent_git(agent, end, run) if agent is not None and end is not None else None
     return timeline(
         run, git, fake.scenario.heartbeat_interval_s, round(fake.epoch.timestamp() * 1000)
     )
 
 
 async def _sse(fake: FakeCursor, run: Run, position: int) -> AsyncIterator[str]:
-    connected_s = fake.sim_s()
+    connected_s = fake.now_s()
     first: dict[str, Any] = {"runId": run.id, "status": run.status(connected_s)}
     yield StreamEvent(connected_s, "status", first, None).encode()
     scale = fake.time_scale
     while True:
-        now_s = fake.sim_s()
+        now_s = fake.now_s()
         events = _events(fake, run)
         while position < len(events) and events[position].t_s <= now_s:
             event = events[position]

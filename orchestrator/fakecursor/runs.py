@@ -11,6 +11,11 @@ from orchestrator.fakecursor.scenario import FuBehaviour
 TERMINAL = frozenset({"FINISHED", "ERROR", "CANCELLED", "EXPIRED"})
 
 
+def is_local_repo(url: str) -> bool:
+    """A `file://` URL or a filesystem path: the fake clones and pushes it for real."""
+    return url.startswith(("file://", "/", "./", "../"))
+
+
 def iso(epoch: datetime, t_s: float) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, `t_s` simulated seconds after `epoch`."""
     when = epoch + timedelta(seconds=t_s)
@@ -26,6 +31,9 @@ class Run:
     plan: FuBehaviour
     final_status: str  # the scripted outcome (fail_first_attempts may turn FINISHED into ERROR)
     cancelled_s: float | None = None
+    prompt: str = ""  # kept: a follow-up merges the SHA its prompt asks to merge (agent_git)
+    launch_no: int = 1  # the FU's launch count at creation (push_nothing_first_runs counts it)
+    git: GitOutcome | None = None  # local repos: set once the agent's git work is done
 
     @property
     def running_s(self) -> float:
@@ -74,6 +82,26 @@ class Run:
 
 
 @dataclass
+class GitOutcome:
+    """What a run on a local repo did to the remote; None fields mean "nothing"."""
+
+    outcome: str  # pushed | unchanged | nothing | gave_up | error: ... | skipped: ...
+    started_from: str | None = None  # the commit the branch was first cut from, by this run
+    pushed_sha: str | None = None  # the branch head on the remote after this run
+    merged: list[str] = field(default_factory=list)  # SHAs the prompt asked to merge, merged
+    notes: list[str] = field(default_factory=list)  # what else happened, for test failures
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "startedFrom": self.started_from,
+            "pushedSha": self.pushed_sha,
+            "merged": list(self.merged),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
 class Agent:
     id: str
     name: str
@@ -89,6 +117,14 @@ class Agent:
     pr_number: int
     archived: bool = False
     run_ids: list[str] = field(default_factory=list)
+
+    @property
+    def local_repo(self) -> str | None:
+        """The repo URL when it is a local path or `file://` URL (real git), else None."""
+        if not self.repos:
+            return None
+        url = str(self.repos[0]["url"])
+        return url if is_local_repo(url) else None
 
     @property
     def repo_url_no_scheme(self) -> str | None:

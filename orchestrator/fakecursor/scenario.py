@@ -22,6 +22,7 @@ from ruamel.yaml.error import YAMLError
 from orchestrator.errors import LocatedError, ValidationFailed
 
 FinalStatus = Literal["FINISHED", "ERROR", "EXPIRED"]
+GitEdit = Literal["add_file", "conflict", "break_tests", "none"]
 
 
 class _Strict(BaseModel):
@@ -50,6 +51,11 @@ class FuBehaviour(_Strict):
     error_message: str = "The agent hit an unrecoverable error."
     create_error: CreateError | None = None
     stream_expired: bool = False
+    # Real git, only for agents on a local path or file:// repo (see agent_git.py):
+    git_edit: GitEdit = "add_file"  # the first push's change; none: never push a branch
+    resolve_conflicts: Literal["union", "give_up"] = "union"  # a follow-up's merge conflict
+    fix_on_follow_up: bool = True  # a follow-up undoes this agent's break_tests change
+    push_nothing_first_runs: int = Field(default=0, ge=0)  # the FU's first N runs push nothing
 
 
 class TimeWindow(_Strict):

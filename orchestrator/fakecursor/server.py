@@ -90,20 +90,24 @@ async def serve_fake_cursor(
 async def run_fake_cursor(
     fake: FakeCursor, host: str, port: int, on_ready: Callable[[str], None]
 ) -> None:
-    """Serve until SIGTERM/SIGINT (a second one forces exit); `on_ready` gets the base URL."""
+    """Serve until SIGTERM/SIGINT (a second one forces exit); `on_ready` gets the base URL.
+    The fake is closed on the way out (its agents' git workspace removed)."""
     server = _server(fake, host, port)
-    async with anyio.create_task_group() as tg:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    try:
+        async with anyio.create_task_group() as tg:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
 
-            async def stop_on_signals() -> None:
-                async for _ in signals:
-                    if server.should_exit:
-                        server.force_exit = True
-                    server.should_exit = True
+                async def stop_on_signals() -> None:
+                    async for _ in signals:
+                        if server.should_exit:
+                            server.force_exit = True
+                        server.should_exit = True
 
-            tg.start_soon(stop_on_signals)
-            await _serve_reporting(server, on_ready, host)
-            tg.cancel_scope.cancel()
+                tg.start_soon(stop_on_signals)
+                await _serve_reporting(server, on_ready, host)
+                tg.cancel_scope.cancel()
+    finally:
+        fake.close()
 
 
 async def _serve_reporting(

@@ -34,6 +34,7 @@ class Simulation:
         self.launches: Counter[str] = Counter()
         self.cancels: Counter[str] = Counter()
         self.create_errors: Counter[str] = Counter()
+        self.git_pending: list[Run] = []  # runs on local repos whose git work is not done yet
 
     # -- ids and rendering ------------------------------------------------------------------
 
@@ -62,8 +63,20 @@ class Simulation:
             body["customSubagents"] = agent.custom_subagents
         return body
 
-    def agent_git(self, agent: Agent, t_s: float) -> dict[str, Any] | None:
-        """Per-agent git snapshot: the branch once a run got to work, the PR once one finished."""
+    def agent_git(self, agent: Agent, t_s: float, run: Run | None = None) -> dict[str, Any] | None:
+        """Per-agent git snapshot: the branch once a run got to work, the PR once one finished.
+
+        On a local repo the branch is real, so it shows only once `run` or an earlier run of
+        the agent pushed it (and never a PR: there is no forge behind a path).
+        """
+        if agent.local_repo is not None:
+            upto = (
+                agent.run_ids if run is None else agent.run_ids[: agent.run_ids.index(run.id) + 1]
+            )
+            pushed = any((g := self.runs[r].git) is not None and g.pushed_sha for r in upto)
+            if agent.branch is None or not pushed:
+                return None
+            return {"branches": [{"repoUrl": agent.local_repo, "branch": agent.branch}]}
         repo = agent.repo_url_no_scheme
         runs = [self.runs[r] for r in agent.run_ids]
         if repo is None or agent.branch is None or not any(r.reached_running(t_s) for r in runs):
@@ -87,7 +100,7 @@ class Simulation:
         if ended is not None:
             body["durationMs"] = round((ended - run.created_s) * 1000)
             body["result"] = "Run cancelled." if status == "CANCELLED" else run.result_text()
-        git = self.agent_git(self.agents[run.agent_id], t_s)
+        git = self.agent_git(self.agents[run.agent_id], t_s, run)
         if git is not None:
             body["git"] = git
         return body
@@ -112,15 +125,27 @@ class Simulation:
 
     # -- launches ---------------------------------------------------------------------------
 
-    def _new_run(self, agent: Agent, t_s: float) -> Run:
+    def _new_run(self, agent: Agent, t_s: float, prompt: str) -> Run:
         fu = agent.fu_id
         plan = self.scenario.behaviour_for(fu)
         key = fu or "<no FU>"
         self.launches[key] += 1
-        final = "ERROR" if self.launches[key] <= plan.fail_first_attempts else plan.final_status
-        run = Run(f"run-{self._uuid()}", agent.id, fu, t_s, plan, final)
+        launch_no = self.launches[key]
+        final = "ERROR" if launch_no <= plan.fail_first_attempts else plan.final_status
+        run = Run(
+            f"run-{self._uuid()}",
+            agent.id,
+            fu,
+            t_s,
+            plan,
+            final,
+            prompt=prompt,
+            launch_no=launch_no,
+        )
         self.runs[run.id] = run
         agent.run_ids.append(run.id)
+        if agent.local_repo is not None:
+            self.git_pending.append(run)
         return run
 
     def create_agent(self, body: CreateAgentBody, t_s: float) -> dict[str, Any]:
@@ -155,7 +180,7 @@ class Simulation:
         )
         self.agents[agent_id] = agent
         self._used_agent_ids.add(agent_id)
-        run = self._new_run(agent, t_s)
+        run = self._new_run(agent, t_s, body.prompt.text)
         return {"agent": self.render_agent(agent, t_s), "run": self.render_run(run, t_s)}
 
     @staticmethod
@@ -169,14 +194,14 @@ class Simulation:
         return f"cursor/{(fu or 'agent').lower()}-{agent_id.removeprefix('bc-')[:4]}"
 
     def create_run(self, agent_id: str, body: CreateRunBody, t_s: float) -> dict[str, Any]:
-        del body  # the prompt does not change the script; the FU comes from the agent
         agent = self.agent(agent_id)
         if agent.archived:
             raise ApiError(409, "agent_archived", f"Agent {agent_id} is archived.")
         latest = self.runs[agent.run_ids[-1]] if agent.run_ids else None
         if latest is not None and latest.status(t_s) not in TERMINAL:
             raise ApiError(409, "agent_busy", f"Agent {agent_id} already has an active run.")
-        return {"run": self.render_run(self._new_run(agent, t_s), t_s)}
+        run = self._new_run(agent, t_s, body.prompt.text)  # the FU still comes from the agent
+        return {"run": self.render_run(run, t_s)}
 
     def cancel_run(self, agent_id: str, run_id: str, t_s: float) -> dict[str, Any]:
         run = self.run(agent_id, run_id)
