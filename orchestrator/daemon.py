@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -27,6 +28,7 @@ from orchestrator.adapters.cursor.settings import (
     client_settings_from_env,
 )
 from orchestrator.adapters.decisions import decision_path
+from orchestrator.adapters.git import GitCache, GitError
 from orchestrator.adapters.notify import Notifier
 from orchestrator.adapters.prompt_template import load_prompt_template
 from orchestrator.adapters.release_loader import load_release, load_status_file
@@ -42,6 +44,7 @@ from orchestrator.engine.deciders import (
     RacingDecider,
     RoutingDecider,
 )
+from orchestrator.engine.merge_queue import MergeQueue
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.supervisor import ReleaseOutcome, StatusWriterHook, Supervisor
 from orchestrator.errors import ExitCode, InputError
@@ -86,6 +89,31 @@ def status_path_for(plan: ReleasePlan, repo_root: Path) -> Path:
         path = Path(plan.limits.status_file)
         return path if path.is_absolute() else repo_root / path
     return Path(plan.release_dir) / "agent_status.json"
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """`$STATE_DIRECTORY` (systemd's StateDirectory=orchd), else `$XDG_STATE_HOME/orchd`, else
+    `~/.local/state/orchd`: orchd's git cache and gate worktrees, never the user's checkout."""
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0])
+    xdg = env.get("XDG_STATE_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "orchd"
+
+
+def merge_queue_for(
+    plan: ReleasePlan, settings: EngineSettings, repo_url: str, base_branch: str
+) -> MergeQueue:
+    """One bare cache per (release, remote): releases never share a repo's ref locks."""
+    state = settings.state_dir or default_state_dir(os.environ)
+    key = hashlib.sha256(repo_url.encode()).hexdigest()[:12]
+    name = f"{plan.release_id}-{key}"
+    return MergeQueue(
+        GitCache(repo_url, state / "repos" / f"{name}.git", timeout_s=settings.git_timeout_s),
+        release_id=plan.release_id,
+        branch=settings.branch_for(plan.release_id),
+        base_branch=base_branch,
+        worktrees=state / "worktrees" / name,
+    )
 
 
 def pid_path(status_path: Path) -> Path:
@@ -180,6 +208,11 @@ async def run_release(
         run_env.cursor, transport=transport, max_connections=max_connections
     ) as http:
         client = CursorClient.from_settings(http, run_env.cursor)
+        queue = merge_queue_for(plan, settings, run_env.repo_url, run_env.release_branch)
+        try:
+            await queue.open()
+        except GitError as exc:
+            raise InputError(f"REPO_URL: the release branch cannot be set up: {exc}") from exc
         notifier = Notifier(
             notify_url,
             http,
@@ -191,6 +224,7 @@ async def run_release(
             client,
             settings,
             status_path,
+            queue,
             existing=existing,
             writer_hook=on_change,
             decider=decider or build_decider(modes, status_path, pause_display),

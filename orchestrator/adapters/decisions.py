@@ -32,8 +32,8 @@ from orchestrator.models.batch_id import BatchId, format_batch_id
 
 log = structlog.get_logger(__name__)
 
-Action = Literal["retry", "skip", "abort", "continue"]
-ACTIONS: tuple[Action, ...] = ("retry", "skip", "abort", "continue")
+Action = Literal["retry", "fix", "skip", "abort", "continue"]
+ACTIONS: tuple[Action, ...] = ("retry", "fix", "skip", "abort", "continue")
 
 
 def _who() -> str:

@@ -22,6 +22,7 @@ from anyio.abc import ObjectReceiveStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from orchestrator.adapters.durable_file import durable_temp, fsync_dir
+from orchestrator.adapters.threads import in_thread
 from orchestrator.core.reducer import apply
 from orchestrator.models.events import StatusEvent
 from orchestrator.models.status import StatusFile
@@ -119,7 +120,8 @@ class StatusWriter:
         if self.snapshot is self._written:
             return
         snapshot = self.snapshot
-        await anyio.to_thread.run_sync(write_atomic, self.path, render(snapshot))
+        data = render(snapshot)
+        await in_thread(lambda: write_atomic(self.path, data))
         self._written = snapshot
         self.writes += 1
         if self._on_change is not None:

@@ -28,6 +28,7 @@ from orchestrator.models.batch_id import format_batch_id, parse_batch_id
 
 class Action(StrEnum):
     RETRY = "retry"
+    FIX = "fix"
     SKIP = "skip"
     ABORT = "abort"
     CONTINUE = "continue"
@@ -91,7 +92,7 @@ def _check_against_awaiting(
 
 def decide(
     release_id: Annotated[str, typer.Argument(help="Release id, e.g. v0.1.1.")],
-    action: Annotated[Action, typer.Argument(help="retry, skip, abort or continue.")],
+    action: Annotated[Action, typer.Argument(help="retry, fix, skip, abort or continue.")],
     batch: Annotated[
         str | None, typer.Option("--batch", help="The batch the decision is for (checked).")
     ] = None,

@@ -105,6 +105,16 @@ def start(
         float | None,
         typer.Option(help="Minutes to wait for `orchd decide` before aborting (0: no limit)."),
     ] = None,
+    integration_branch: Annotated[
+        str | None,
+        typer.Option(
+            help="The release branch landed FUs are merged into (default release/<release_id>)."
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="orchd's git cache and gate worktrees (default $XDG_STATE_HOME/orchd)."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run a release to its end. Exit 0 done, 1 failed, 2 bad input, 3 aborted."""
@@ -122,6 +132,8 @@ def start(
         on_batch_failure=on_batch_failure,
         on_checkpoint=on_checkpoint,
         decision_deadline_minutes=decision_deadline,
+        integration_branch=integration_branch,
+        state_dir=state_dir,
     )
     template = prompt_template
     if template is None and (repo_root / "config" / "worker_prompt.md").is_file():

@@ -65,3 +65,13 @@ def failure_summary(results: Sequence[GateTestResult]) -> str:
     return "; ".join(
         f"{r.test_id} {r.status.value}" + (f" (log {r.log})" if r.log else "") for r in bad
     )
+
+
+def gate_label(results: Sequence[GateTestResult], *, passed: bool) -> str:
+    """`failed`, `passed`, or `no_tests` for a pass where no test had a command to run (shown
+    as "passed (no tests ran)", never as a plain pass)."""
+    if not passed:
+        return "failed"
+    if not any(r.status is GateTestStatus.PASSED for r in results):
+        return "no_tests"
+    return "passed"

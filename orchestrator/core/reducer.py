@@ -12,15 +12,21 @@ from typing import Any
 from orchestrator.models.events import (
     AwaitingDecision,
     BatchChanged,
+    BatchLanded,
+    CandidateDropped,
     DecisionTaken,
     ErrorRecorded,
+    FuConflict,
+    FuDelivered,
     FuFinished,
     FuLaunching,
+    FuMerged,
     FuProgress,
     FuRetrying,
     FuRunning,
     FuStale,
     GateFinished,
+    IntegrationBranch,
     ReleaseFinished,
     ReleaseStarted,
     StatusEvent,
@@ -69,6 +75,11 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 completed_at=None,
                 duration_s=None,
                 error=None,
+                base_sha=event.base_sha,
+                delivered_branch=None,
+                delivered_sha=None,
+                merge_commit=None,
+                landed_at=None,
             )
         case FuRunning():
             return _update_fu(
@@ -93,6 +104,53 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
             )
         case FuFinished():
             return _finish_fu(snapshot, event)
+        case FuDelivered():
+            changes: dict[str, Any] = {
+                "status": FuStatus.DELIVERED.value,
+                "delivered_branch": event.branch,
+                "delivered_sha": event.sha,
+                "branch": event.branch,
+                "last_update": event.at,
+                "error": None,
+            }
+            if event.summary is not None:
+                changes["summary"] = event.summary
+            if event.pr_url:
+                changes["pr_url"] = event.pr_url
+            delivered = snapshot.fu_entry(event.fu_id)
+            if delivered is not None and delivered.started_at is not None:
+                changes["duration_s"] = round((event.at - delivered.started_at).total_seconds(), 3)
+            return _update_fu(snapshot, event.fu_id, **changes)
+        case FuMerged():
+            result = _update_fu(
+                snapshot, event.fu_id, status=FuStatus.MERGED.value, last_update=event.at
+            )
+            return _update_batch(
+                result, event.batch_id, candidate=event.candidate, candidate_sha=event.candidate_sha
+            )
+        case FuConflict():
+            return _update_fu(
+                snapshot,
+                event.fu_id,
+                conflict_rounds=event.round,
+                last_update=event.at,
+                error=f"merge conflict (round {event.round}) in: {', '.join(event.files)}",
+            )
+        case BatchLanded():
+            return _landed(snapshot, event)
+        case CandidateDropped():
+            result = _update_batch(snapshot, event.batch_id, candidate=None, candidate_sha=None)
+            for batch in result.batches:
+                if batch.batch_id == event.batch_id:
+                    for unit in batch.feature_units:
+                        if unit.status == FuStatus.MERGED.value:
+                            result = _update_fu(result, unit.fu_id, status=FuStatus.DELIVERED.value)
+            return result
+        case IntegrationBranch():
+            fields = {"integration_branch": event.branch, "integration_sha": event.sha}
+            if event.base_branch is not None:
+                fields["base_branch"] = event.base_branch
+            return snapshot.model_copy(update=fields)
         case BatchChanged():
             return _batch_changed(snapshot, event)
         case ErrorRecorded():
@@ -261,6 +319,38 @@ def _current_batch(batches: list[BatchEntry]) -> Decimal | None:
         if batch.status not in _TERMINAL_BATCH:
             return batch.batch_id
     return batches[-1].batch_id if batches else None
+
+
+def _landed(snapshot: StatusFile, event: BatchLanded) -> StatusFile:
+    """Every FU of the landed candidate is done: merge commit, landing time, completed."""
+    result = _update_batch(snapshot, event.batch_id, landed_sha=event.sha)
+    completed = list(result.completed_fus)
+    for fu_id, merge in event.merges:
+        entry = result.fu_entry(fu_id)
+        if entry is None:
+            continue
+        changes: dict[str, Any] = {
+            "status": FuStatus.COMPLETED.value,
+            "merge_commit": merge,
+            "landed_at": event.at,
+            "completed_at": event.at,
+            "last_update": event.at,
+            "progress": 1.0,
+            "error": None,
+        }
+        if entry.started_at is not None and entry.duration_s is None:
+            changes["duration_s"] = round((event.at - entry.started_at).total_seconds(), 3)
+        result = _update_fu(result, fu_id, **changes)
+        if fu_id not in completed:
+            completed.append(fu_id)
+    return result.model_copy(update={"completed_fus": completed, "integration_sha": event.sha})
+
+
+def _update_batch(snapshot: StatusFile, batch_id: Decimal, **changes: Any) -> StatusFile:
+    batches = [
+        b.model_copy(update=changes) if b.batch_id == batch_id else b for b in snapshot.batches
+    ]
+    return snapshot.model_copy(update={"batches": batches})
 
 
 def _update_fu(snapshot: StatusFile, fu_id: str, **changes: Any) -> StatusFile:

@@ -11,7 +11,13 @@ from pathlib import Path
 import structlog
 
 from orchestrator.adapters.gate_runner import run_gate
-from orchestrator.core.gate import failure_summary, gate_passed, gate_steps, tests_for_batch
+from orchestrator.core.gate import (
+    failure_summary,
+    gate_label,
+    gate_passed,
+    gate_steps,
+    tests_for_batch,
+)
 from orchestrator.engine.settings import GateSettings
 from orchestrator.models.events import GateFinished
 from orchestrator.models.release import ReleasePlan
@@ -24,7 +30,8 @@ class GateOutcome:
     ran: bool
     passed: bool
     summary: str
-    event: GateFinished | None
+    event: GateFinished
+    log_path: Path | None = None
 
 
 def _label(batch_id: Decimal | None) -> str:
@@ -39,8 +46,11 @@ async def run_batch_gate(
     branches: Iterable[str],
     log_dir: Path,
     at: datetime,
+    workdir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> GateOutcome:
-    """Tests covering `batch_id` (None: every test) plus the release gate command."""
+    """Tests covering `batch_id` (None: every test) plus the release gate command, run in
+    `workdir` (the candidate's worktree; never the user's checkout)."""
     steps = gate_steps(
         tests_for_batch(plan.integration_tests, batch_id),
         template=settings.template,
@@ -49,9 +59,21 @@ async def run_batch_gate(
         shell=settings.shell,
     )
     if not steps:
-        return GateOutcome(ran=False, passed=True, summary="", event=None)
+        log.info("batch.gate_no_tests", batch_id=_label(batch_id))
+        return GateOutcome(
+            ran=False,
+            passed=not settings.strict,
+            summary="" if not settings.strict else "no tests cover this batch (strict gate)",
+            event=GateFinished(
+                at=at,
+                batch_id=batch_id,
+                status="no_tests" if not settings.strict else "failed",
+                tests=(),
+            ),
+        )
     env = {
         **settings.extra_env,
+        **(extra_env or {}),
         "ORCHD_RELEASE_ID": plan.release_id,
         "ORCHD_BATCH_ID": _label(batch_id),
         "ORCHD_FU_BRANCHES": " ".join(branches),
@@ -60,7 +82,11 @@ async def run_batch_gate(
     runner = settings.runner or run_gate
     log.info("batch.gate_started", batch_id=_label(batch_id), tests=len(steps))
     results = await runner(
-        steps, workdir=settings.workdir, env=env, timeout_s=settings.timeout_s, log_path=log_path
+        steps,
+        workdir=workdir or settings.workdir,
+        env=env,
+        timeout_s=settings.timeout_s,
+        log_path=log_path,
     )
     passed = gate_passed(results, strict=settings.strict)
     summary = failure_summary(results)
@@ -72,7 +98,7 @@ async def run_batch_gate(
     event = GateFinished(
         at=at,
         batch_id=batch_id,
-        status="passed" if passed else "failed",
+        status=gate_label(results, passed=passed),
         tests=tuple(
             {
                 "id": r.test_id,
@@ -83,4 +109,4 @@ async def run_batch_gate(
             for r in results
         ),
     )
-    return GateOutcome(ran=True, passed=passed, summary=summary, event=event)
+    return GateOutcome(ran=True, passed=passed, summary=summary, event=event, log_path=log_path)

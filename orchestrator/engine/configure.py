@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from orchestrator.engine.settings import EngineSettings, GateSettings
 from orchestrator.errors import InputError
 from orchestrator.models.release import ReleasePlan
+
+_BRANCH_RE = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._/-]*[A-Za-z0-9_-]")
 
 # The Cursor key and the webhook URL (which embeds a token) are orchd's, not the tests'.
 _KEPT_FROM_GATES = frozenset({"CURSOR_CLOUD_API_KEY", "ORCHD_NOTIFY_URL"})
@@ -30,6 +33,8 @@ class Overrides:
     on_batch_failure: str | None = None
     on_checkpoint: str | None = None
     decision_deadline_minutes: float | None = None
+    integration_branch: str | None = None
+    state_dir: Path | None = None
 
 
 def engine_settings(
@@ -53,7 +58,16 @@ def engine_settings(
     def pick(override: float | None, default: float) -> float:
         return default if override is None else override
 
+    branch = (overrides.integration_branch or limits.integration_branch or "").strip()
+    if (branch and not _BRANCH_RE.fullmatch(branch)) or ".." in branch or branch.endswith(".lock"):
+        raise InputError(
+            f"integration branch {branch!r} is not a valid git branch name "
+            "(--integration-branch / execution_strategy.integration_branch)"
+        )
     return EngineSettings(
+        integration_branch=branch,
+        max_conflict_rounds=limits.max_conflict_rounds,
+        state_dir=overrides.state_dir,
         repo_url=repo_url,
         release_branch=release_branch,
         poll_interval_s=pick(overrides.poll_interval_s, limits.poll_interval_s),

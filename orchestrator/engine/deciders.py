@@ -22,7 +22,7 @@ from orchestrator.adapters.decisions import next_decision
 log = structlog.get_logger("orchd.decide")
 
 QuestionKind = Literal["batch_failure", "checkpoint"]
-BATCH_FAILURE_CHOICES = ("retry", "skip", "abort")
+BATCH_FAILURE_CHOICES = ("retry", "fix", "skip", "abort")
 CHECKPOINT_CHOICES = ("continue", "abort")
 
 

@@ -9,32 +9,57 @@ from datetime import datetime
 import anyio
 
 from orchestrator.core.scheduling import candidates
+from orchestrator.engine.merge_queue import Delivery
 from orchestrator.models.events import FuFinished, FuPlanEntry, ReleaseStarted
 from orchestrator.models.release import ReleasePlan
 from orchestrator.models.status import FuStatus, ReleaseStatus, StatusFile
 
 _RESUME_SAME_ATTEMPT = {FuStatus.LAUNCHING.value, FuStatus.RUNNING.value, FuStatus.STALE.value}
+# its branch was pushed: a restart merges it, never relaunches it
+_DELIVERED = {FuStatus.DELIVERED.value, FuStatus.MERGED.value, FuStatus.COMPLETED.value}
 
 
 @dataclass
 class FuState:
-    """An FU in this process. `done` is set once the outcome is final (dependants wait on it)."""
+    """An FU in this process. `done` is set once the outcome is final: landed, deferred,
+    escalated for good (dependants in other batches wait on it); `merged` once it is in its
+    batch's candidate (dependants in the same batch start from there)."""
 
     status: FuStatus = FuStatus.PENDING
     done: anyio.Event = field(default_factory=anyio.Event)
+    merged: anyio.Event = field(default_factory=anyio.Event)
     branch: str | None = None
     next_attempt: int = 1
     resume: tuple[str, str] | None = None  # (agent id, run id) of a run to adopt on restart
+    delivered: Delivery | None = None  # its pushed branch: merge it, never relaunch it
+    conflict_rounds: int = 0
 
     def settle(self, status: FuStatus) -> None:
         self.status = status
         self.done.set()
+        self.merged.set()  # nothing more to wait for (dependants check the status)
 
-    def unsettle(self) -> None:
+    def mark_merged(self) -> None:
+        self.status = FuStatus.MERGED
+        self.merged.set()
+
+    def unmerge(self) -> None:
+        """Its candidate was dropped or is rebuilt: same-batch dependants wait again."""
+        if self.status is FuStatus.MERGED:
+            self.status = FuStatus.DELIVERED
+        if self.merged.is_set() and not self.done.is_set():
+            self.merged = anyio.Event()
+
+    def unsettle(self, *, keep_delivery: bool = True) -> None:
         """It runs again (a retry): dependants that have not started wait for the new outcome."""
-        self.status = FuStatus.PENDING
+        if not keep_delivery:
+            self.delivered = None
+            self.conflict_rounds = 0
+        self.status = FuStatus.DELIVERED if self.delivered else FuStatus.PENDING
         if self.done.is_set():
             self.done = anyio.Event()
+        if self.merged.is_set():
+            self.merged = anyio.Event()
 
 
 class FuOutcomes:
@@ -70,10 +95,10 @@ class FuOutcomes:
         )
         return ReleaseStarted(at=at, orchestrator_id=orchestrator_id, pid=pid, batches=batches)
 
-    def settle_known(self, at: datetime) -> list[FuFinished]:
-        """FUs that will not run in this process: done before, deferred, or in no batch."""
+    def settle_known(self, at: datetime, landed: dict[str, str]) -> list[FuFinished]:
+        """FUs that will not run in this process: landed before (read from the release
+        branch's trailers, not from the file), deferred, or in no batch."""
         events: list[FuFinished] = []
-        done_before = set(self.existing.completed_fus) if self.existing else set()
         for unit in self.plan.feature_units:
             state = self.states[unit.id]
             entry = self.existing.fu_entry(unit.id) if self.existing else None
@@ -84,7 +109,12 @@ class FuOutcomes:
                 state.next_attempt = entry.attempts if active else entry.attempts + 1
                 if active and entry.worker_agent_id and entry.run_id:
                     state.resume = (entry.worker_agent_id, entry.run_id)
-            if unit.id in done_before or (entry and entry.status == FuStatus.COMPLETED.value):
+                state.conflict_rounds = entry.conflict_rounds
+                branch = entry.delivered_branch or entry.branch
+                if entry.status in _DELIVERED and branch:
+                    state.delivered = Delivery(unit.id, entry.worker_agent_id, branch)
+                    state.status = FuStatus.DELIVERED
+            if unit.id in landed:
                 state.settle(FuStatus.COMPLETED)
             elif entry is not None and entry.status == FuStatus.DEFERRED.value:
                 state.settle(FuStatus.DEFERRED)  # a human skipped it in an earlier run

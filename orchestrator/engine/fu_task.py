@@ -1,13 +1,16 @@
-"""One FU's task: wait for its prerequisites, then launch, follow and retry its agent runs.
+"""One FU's task: launch, follow and retry its agent runs until its branch is delivered, then
+get it merged into the batch's candidate, sending conflicts back to the same agent.
 
-Expected failures (run ERROR, timeout, stale, API errors) become status events and an outcome;
-only bugs escape. On cancellation (abort) the active run is cancelled before re-raising.
+Expected failures (run ERROR, timeout, stale, no branch pushed, API errors) become status events
+and an outcome; only bugs escape. On cancellation (abort) the active run is cancelled before
+re-raising.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import anyio
 import structlog
@@ -26,16 +29,20 @@ from orchestrator.core.agent_ids import agent_id_for
 from orchestrator.core.attempts import Escalate, FailureKind, after_failure
 from orchestrator.core.model_choice import model_for
 from orchestrator.core.progress import progress_of
-from orchestrator.core.prompt import render_prompt
+from orchestrator.core.prompt import conflict_prompt, render_prompt
 from orchestrator.core.scheduling import Candidate
 from orchestrator.engine.api import AgentApi
+from orchestrator.engine.merge_queue import Conflict, Delivery, Merged, MergeQueue
 from orchestrator.engine.run_watch import RunWatcher, WatchEnd, facts_of, watch_run
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.slots import SlotPool
 from orchestrator.models.events import (
     ErrorRecorded,
+    FuConflict,
+    FuDelivered,
     FuFinished,
     FuLaunching,
+    FuMerged,
     FuProgress,
     FuRetrying,
     FuRunning,
@@ -78,7 +85,13 @@ class FuDriver:
         slots: SlotPool,
         emit: Callable[[StatusEvent], None],
         first_attempt: int,
+        queue: MergeQueue,
+        batch_id: Decimal,
+        base_sha: str | None = None,
+        contained: tuple[str, ...] = (),
         resume: tuple[str, str] | None = None,
+        delivered: Delivery | None = None,
+        conflict_rounds: int = 0,
     ) -> None:
         self.plan = plan
         self.unit = unit
@@ -96,17 +109,99 @@ class FuDriver:
         self._resume = resume
         self._shield: anyio.CancelScope | None = None
         self._hurry_s: float | None = None
+        self.queue = queue
+        self.batch_id = batch_id
+        self.base_sha = base_sha
+        self.contained = contained
+        self.delivered = delivered
+        self.conflict_rounds = conflict_rounds
         self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
 
     async def drive(self) -> FuStatus:
-        """Attempts until success or escalation; returns the FU's final status."""
+        """Deliver (unless a restart found it delivered), then merge; MERGED or NEEDS_HUMAN."""
+        if self.delivered is None:
+            status = await self._deliver()
+            if status is not FuStatus.DELIVERED:
+                return status
+        return await self._merge()
+
+    def _escalate(self, message: str) -> FuStatus:
+        self.last_error = message
+        self.log.warning("fu.escalated", error=message, attempt=self.attempt)
+        now = self.settings.now()
+        self.emit(
+            FuFinished(at=now, fu_id=self.unit.id, status=FuStatus.NEEDS_HUMAN, error=message)
+        )
+        self.emit(
+            ErrorRecorded(at=now, fu_id=self.unit.id, batch_id=self.batch_id, message=message)
+        )
+        return FuStatus.NEEDS_HUMAN
+
+    async def _merge(self) -> FuStatus:
+        """Merge rounds: a conflict goes back to the agent, up to `max_conflict_rounds`."""
+        assert self.delivered is not None
+        while True:
+            result = await self.queue.merge(self.batch_id, self.delivered)
+            if isinstance(result, Merged):
+                self.emit(
+                    FuMerged(
+                        at=self.settings.now(),
+                        fu_id=self.unit.id,
+                        batch_id=self.batch_id,
+                        merge_commit=result.merge_sha,
+                        candidate=result.candidate,
+                        candidate_sha=result.candidate_sha,
+                    )
+                )
+                return FuStatus.MERGED
+            if not isinstance(result, Conflict):
+                return self._escalate(f"not merged: {result.reason}")
+            self.conflict_rounds += 1
+            files = ", ".join(result.files) or "(unknown files)"
+            self.emit(
+                FuConflict(
+                    at=self.settings.now(),
+                    fu_id=self.unit.id,
+                    files=result.files,
+                    round=self.conflict_rounds,
+                )
+            )
+            if self.conflict_rounds > self.settings.max_conflict_rounds:
+                return self._escalate(
+                    f"merge conflict in {files} with the release candidate {result.onto[:12]} "
+                    f"after {self.settings.max_conflict_rounds} conflict round(s)"
+                )
+            self.log.info("fu.conflict", files=list(result.files), round=self.conflict_rounds)
+            text = conflict_prompt(
+                fu_id=self.unit.id,
+                branch=self.delivered.branch,
+                onto_sha=result.onto,
+                onto_ref=result.onto_ref,
+                files=result.files,
+                round_=self.conflict_rounds,
+            )
+            failure = await self.follow_up(text)
+            if failure is not None:
+                self.log.info("fu.conflict_round_failed", error=failure.message)
+
+    async def follow_up(self, text: str) -> AttemptFailure | None:
+        """One follow-up run on the delivering agent (conflict or gate fix), in a slot."""
+        assert self.delivered is not None
+        agent_id = self.delivered.agent_id
+        if agent_id is None:
+            return AttemptFailure(FailureKind.API_FATAL, "no agent to follow up with")
+        async with self.slots.slot(self.candidate):
+            return await self._attempt_once(follow_up=(agent_id, text))
+
+    async def _deliver(self) -> FuStatus:
+        """Attempts until a branch is delivered or the FU escalates."""
         first = self.attempt
         repeats = 0
         while True:
             async with self.slots.slot(self.candidate):
                 failure = await self._attempt_once()
             if failure is None:
-                return FuStatus.COMPLETED
+                return FuStatus.DELIVERED
             if failure.launch_retry_after_s is not None and repeats < _LAUNCH_REPEATS:
                 # A busy or flaky API (429 beyond the client's patience, 5xx) is no failed
                 # attempt: wait and launch the same attempt again. Same agentId, so an agent
@@ -120,24 +215,7 @@ class FuDriver:
                 self.unit.priority, self.attempt - first + 1, failure.kind, self.settings.retry
             )
             if isinstance(decision, Escalate):
-                message = f"{failure.message}; escalated: {decision.reason}"
-                self.last_error = message
-                self.log.warning("fu.escalated", error=message, attempt=self.attempt)
-                now = self.settings.now()
-                self.emit(
-                    FuFinished(
-                        at=now, fu_id=self.unit.id, status=FuStatus.NEEDS_HUMAN, error=message
-                    )
-                )
-                self.emit(
-                    ErrorRecorded(
-                        at=now,
-                        fu_id=self.unit.id,
-                        batch_id=self.plan.batch_of(self.unit.id),
-                        message=message,
-                    )
-                )
-                return FuStatus.NEEDS_HUMAN
+                return self._escalate(f"{failure.message}; escalated: {decision.reason}")
             self.log.info(
                 "fu.retry_scheduled",
                 attempt=self.attempt,
@@ -157,19 +235,35 @@ class FuDriver:
             self._last_failure = failure.message
             self.attempt += 1
 
-    async def _attempt_once(self) -> AttemptFailure | None:
-        follow_up = self._follow_up_target()
-        agent_id = (
-            (self._resume[0] if self._resume else None)
-            or follow_up
-            or agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
-        )
-        log_ = self.log.bind(agent_id=agent_id, attempt=self.attempt)
-        self.emit(
-            FuLaunching(
-                at=self.settings.now(), fu_id=self.unit.id, attempt=self.attempt, agent_id=agent_id
+    async def _attempt_once(
+        self, follow_up: tuple[str, str] | None = None
+    ) -> AttemptFailure | None:
+        """One run: a new attempt (create, or continue the last agent), or with `follow_up`
+        (agent id, prompt) a conflict/fix run on the agent that delivered."""
+        if follow_up is not None:
+            agent_id, text = follow_up
+            target: tuple[str, CreateRunRequest] | None = (
+                agent_id,
+                CreateRunRequest(prompt=Prompt(text=text)),
             )
-        )
+        else:
+            retry_on = self._follow_up_target()
+            agent_id = (
+                (self._resume[0] if self._resume else None)
+                or retry_on
+                or agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
+            )
+            target = (retry_on, self._follow_up_request()) if retry_on else None
+            self.emit(
+                FuLaunching(
+                    at=self.settings.now(),
+                    fu_id=self.unit.id,
+                    attempt=self.attempt,
+                    agent_id=agent_id,
+                    base_sha=self.base_sha,
+                )
+            )
+        log_ = self.log.bind(agent_id=agent_id, attempt=self.attempt)
         try:
             # Shielded: a create cancelled in flight may still make an agent we could not stop.
             # An abort shortens the shield to the cancel grace (`hurry`).
@@ -177,7 +271,7 @@ class FuDriver:
             with anyio.CancelScope(shield=True) as self._shield:
                 if self._hurry_s is not None:
                     self._shield.deadline = anyio.current_time() + self._hurry_s
-                run = await self._launch(agent_id, follow_up)
+                run = await self._launch(agent_id, target)
             self._shield = None
             if run is None:
                 log_.warning("agent.create_abandoned", reason="aborted during the create")
@@ -248,19 +342,24 @@ class FuDriver:
         facts = facts_of(final)
         if final.status is RunStatus.FINISHED:
             log_.info("run.finished", duration_ms=final.duration_ms, branch=facts.branch)
-            self.branch = facts.branch
+            branch = facts.branch or (self.delivered.branch if self.delivered else None)
+            sha = await self.queue.branch_sha(branch) if branch else None
+            if branch is None or sha is None:
+                log_.warning("run.no_branch", branch=branch)
+                what = f"branch {branch} is not on the remote" if branch else "no branch reported"
+                return AttemptFailure(FailureKind.NO_BRANCH, f"no branch pushed ({what})")
+            self.branch = branch
+            self.delivered = Delivery(self.unit.id, final.agent_id, branch)
             self.emit(
-                FuFinished(
+                FuDelivered(
                     at=self.settings.now(),
                     fu_id=self.unit.id,
-                    status=FuStatus.COMPLETED,
+                    branch=branch,
+                    sha=sha,
                     summary=_short(final.result),
-                    branch=facts.branch,
                     pr_url=facts.pr_url,
                 )
             )
-            with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
-                await self._archive(final.agent_id, log_)  # done is done: no cancel undoes it
             return None
         log_.warning("run.failed", status=final.status.value)
         detail = f": {_short(final.result)}" if final.result else ""
@@ -294,19 +393,12 @@ class FuDriver:
             except CursorError as exc:
                 log_.warning("run.cancel_failed", run_id=run.id, error=exc.message)
 
-    async def _archive(self, agent_id: str, log_: structlog.stdlib.BoundLogger) -> None:
-        """Finished agents hold account slots until archived."""
-        if not self.settings.archive_finished_agents:
-            return
-        try:
-            await self.api.archive_agent(agent_id)
-        except CursorError as exc:
-            log_.info("agent.archive_failed", error=exc.message)
-
     async def cancel_for_abort(self) -> None:
         await self._cancel_active(self.log)
 
-    async def _launch(self, agent_id: str, follow_up: str | None) -> Run | None:
+    async def _launch(
+        self, agent_id: str, follow_up: tuple[str, CreateRunRequest] | None
+    ) -> Run | None:
         """Create the agent (or the follow-up run), or adopt the run a restart recorded."""
         if self._resume is not None:
             resume_agent, resume_run = self._resume
@@ -320,7 +412,7 @@ class FuDriver:
                 return run
             agent_id = agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
         if follow_up:
-            return await self.api.create_run(follow_up, self._follow_up_request())
+            return await self.api.create_run(*follow_up)
         _, run = await self.api.create_agent(self._request(agent_id))
         return run
 
@@ -361,7 +453,9 @@ class FuDriver:
                 "dependencies": ", ".join(self.unit.dependencies) or "none",
                 "spec_path": self.unit.spec_path
                 or "(no spec file found; see the release manifest)",
-                "release_branch": self.settings.release_branch,
+                "release_branch": self.settings.branch_for(self.plan.release_id),
+                "base_sha": self.base_sha or self.settings.release_branch,
+                "contained_dependencies": ", ".join(self.contained) or "none",
                 "acceptance_notes": "\n".join(
                     x for x in (self.unit.description, self.unit.notes) if x
                 )
@@ -376,7 +470,10 @@ class FuDriver:
             name=name[:100],
             agent_id=agent_id,
             repos=[
-                RepoConfig(url=self.settings.repo_url, starting_ref=self.settings.release_branch)
+                RepoConfig(
+                    url=self.settings.repo_url,
+                    starting_ref=self.base_sha or self.settings.release_branch,
+                )
             ],
             auto_create_pr=self.settings.auto_create_pr,
         )

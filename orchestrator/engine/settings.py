@@ -49,3 +49,11 @@ class EngineSettings:
     coalesce_s: float = 0.1
     gate: GateSettings = field(default_factory=GateSettings)
     now: Callable[[], datetime] = utcnow
+    # the release branch
+    integration_branch: str = ""  # empty: release/<release_id>
+    max_conflict_rounds: int = 2
+    state_dir: Path | None = None  # orchd's git cache and gate worktrees (None: XDG state dir)
+    git_timeout_s: float = 600.0
+
+    def branch_for(self, release_id: str) -> str:
+        return self.integration_branch or f"release/{release_id}"

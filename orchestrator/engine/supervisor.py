@@ -1,10 +1,12 @@
 """The release supervisor: batches in schedule order, one task group per batch, one task per FU.
 
-An FU starts when its own and its batch's in-release dependencies are complete (external ones
-are assumed complete); `strict_batches` adds "every earlier batch is complete". Slots enforce
-the parallel and high-risk limits across the release. One writer task owns the status file.
-After a batch's FUs finish, its integration tests run; a failed batch asks the decider
-(retry / skip / abort), and a checkpoint holds later batches until someone says continue.
+An FU starts when its in-release dependencies have landed on the release branch (same-batch
+ones: once merged into the batch's candidate), from that exact commit; external ones are
+assumed complete. `strict_batches` adds "every earlier batch is complete". Slots enforce the
+parallel and high-risk limits across the release. One writer task owns the status file.
+When every FU of a batch is merged into its candidate, the batch lands: its integration tests
+run on the candidate and the release branch moves to it. A failed batch asks the decider
+(retry / fix / skip / abort); a checkpoint holds later batches until someone says continue.
 """
 
 from __future__ import annotations
@@ -19,21 +21,27 @@ import anyio
 import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 
+from orchestrator.adapters.cursor.errors import CursorError
 from orchestrator.adapters.status_store import StatusWriter, open_event_channel
+from orchestrator.core.prompt import fix_prompt
 from orchestrator.core.reducer import initial_status
 from orchestrator.core.scheduling import prerequisites
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.asking import Asker, Notify
-from orchestrator.engine.batch_gate import run_batch_gate
 from orchestrator.engine.deciders import Answer, Decider, PolicyDecider, Question
 from orchestrator.engine.fu_outcomes import FuOutcomes
 from orchestrator.engine.fu_task import FuDriver
+from orchestrator.engine.landing import Lander
+from orchestrator.engine.merge_queue import Landed, MergeQueue, NeedsResolution
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.slots import SlotPool
 from orchestrator.models.events import (
     BatchChanged,
+    BatchLanded,
+    CandidateDropped,
     ErrorRecorded,
     FuFinished,
+    IntegrationBranch,
     ReleaseFinished,
     StatusEvent,
 )
@@ -60,6 +68,7 @@ class Supervisor:
         api: AgentApi,
         settings: EngineSettings,
         status_path: Path,
+        queue: MergeQueue,
         *,
         existing: StatusFile | None = None,
         orchestrator_id: str | None = None,
@@ -103,6 +112,9 @@ class Supervisor:
         self._writer_hook = writer_hook
         self._send: MemoryObjectSendStream[StatusEvent] | None = None
         self.asker = Asker(self.decider, self._emit, settings.now, notifier)
+        self.queue = queue
+        self.lander = Lander(plan, settings, queue, self._emit, status_path.parent / "gate_logs")
+        self._delivery_agents: dict[str, str] = {}
         self.log = log.bind(release_id=plan.release_id)
 
     # --- public -------------------------------------------------------------------------------
@@ -137,8 +149,7 @@ class Supervisor:
                     fus=len(self._cands),
                     status_file=str(self.status_path),
                 )
-                for event in self._fus.settle_known(self.settings.now()):
-                    self._emit(event)
+                self._reconcile()
                 with anyio.CancelScope() as scope:
                     self._scope = scope
                     if self._aborted:
@@ -169,6 +180,40 @@ class Supervisor:
             peak_high_risk=self.slots.peak_high_risk,
         )
 
+    def _reconcile(self) -> None:
+        """What an earlier run left: FUs whose merge is on the release branch have landed
+        (whatever the file says), delivered ones are merged, not relaunched."""
+        now = self.settings.now()
+        landed = self.queue.landed
+        for event in self._fus.settle_known(now, landed):
+            self._emit(event)
+        for batch in self.plan.batches:
+            merges = tuple(
+                (fu_id, landed[fu_id])
+                for fu_id in batch.feature_units
+                if fu_id in landed and fu_id in self._fus and not self._recorded_landed(fu_id)
+            )
+            if merges:
+                self._emit(
+                    BatchLanded(at=now, batch_id=batch.batch_id, sha=merges[-1][1], merges=merges)
+                )
+        self._emit(
+            IntegrationBranch(
+                at=now,
+                branch=self.queue.branch,
+                sha=self.queue.head,
+                base_branch=self.queue.base_branch,
+            )
+        )
+
+    def _recorded_landed(self, fu_id: str) -> bool:
+        entry = self.existing.fu_entry(fu_id) if self.existing else None
+        return (
+            entry is not None
+            and entry.merge_commit is not None
+            and (entry.status == FuStatus.COMPLETED.value)
+        )
+
     # --- events -------------------------------------------------------------------------------
 
     def _emit(self, event: StatusEvent) -> None:
@@ -193,12 +238,14 @@ class Supervisor:
             self._batch_done[batch.batch_id].set()
 
     async def _drive_batch(self, batch: Batch) -> bool:
-        """Run the batch's FUs and tests until they pass or a decision ends the batch."""
+        """Run the batch's FUs and land it, until it lands or a decision ends the batch."""
         members = [f for f in batch.feature_units if f in self._cands]
         to_run = [f for f in members if not self._fus[f].done.is_set()]
         earlier = self._earlier_status(batch)
-        if not to_run and earlier == BatchStatus.COMPLETED.value:
-            return True  # a restart: its FUs and tests passed in an earlier run
+        if not to_run and all(self._fus[f].status is FuStatus.COMPLETED for f in members):
+            if earlier != BatchStatus.COMPLETED.value:
+                self._batch_status(batch, BatchStatus.COMPLETED)  # landed before a crash
+            return True  # a restart: it landed in an earlier run
         if not to_run and earlier == BatchStatus.SKIPPED.value:
             self._batch_status(batch, BatchStatus.SKIPPED)  # a human skipped it before
             return False
@@ -206,47 +253,135 @@ class Supervisor:
         while True:
             failure = await self._run_fus(batch, to_run)
             if failure is None:
-                if any(self._fus[f].status is not FuStatus.COMPLETED for f in members):
+                blocked = [f for f in members if not self._merged_or_landed(f)]
+                if not any(self._fus[f].status is FuStatus.MERGED for f in members):
                     # only FUs blocked by a settled dependency: nothing a decision can change
+                    self._settle_all(members)
                     self._batch_status(batch, BatchStatus.FAILED)
                     return False
-                gate = await self._gate(batch)
-                if gate is None:
-                    self._batch_status(batch, BatchStatus.COMPLETED)
-                    return True
-                failure = gate
+                self._batch_status(batch, BatchStatus.GATING)
+                branches = [b for f in members if (b := self._branch_of(f))]
+                result = await self.lander.land(batch.batch_id, branches)
+                if isinstance(result, Landed):
+                    # FUs blocked by a settled dependency do not hold back the rest
+                    await self._landed(batch, result, complete=not blocked)
+                    return not blocked
+                if isinstance(result, NeedsResolution):
+                    to_run = sorted(result.conflicts, key=members.index)
+                    for fu_id in to_run:
+                        self._fus[fu_id].unsettle()
+                    continue
+                failure = f"integration tests failed: {result.summary}"
             answer = await self._ask_after_failure(batch, failure)
-            if answer.action == "retry":
-                to_run = [
-                    f
-                    for f in members
-                    if answer.all_fus or self._fus[f].status is not FuStatus.COMPLETED
-                ]
+            if answer.action in {"retry", "fix"}:
+                if answer.action == "fix":
+                    await self._fix(batch, failure)
+                if answer.all_fus:
+                    self._drop_candidate(batch)
+                to_run = [f for f in members if answer.all_fus or not self._merged_or_landed(f)]
                 for fu_id in to_run:
-                    self._fus[fu_id].unsettle()
+                    self._fus[fu_id].unsettle(keep_delivery=not answer.all_fus)
+                self.queue.invalidate(batch.batch_id)  # rebuilt from the branches' heads
                 self._batch_status(batch, BatchStatus.RUNNING)
                 continue
             unsettled = [f for f in members if self._fus[f].status is not FuStatus.COMPLETED]
             if answer.action == "skip":
+                self._drop_candidate(batch)
+                kept = [b for f in unsettled if (b := self._branch_of(f))]
                 for fu_id in unsettled:
+                    branch = self._branch_of(fu_id)
+                    kept_note = f"; its branch {branch} is kept" if branch else ""
                     self._emit(
                         FuFinished(
                             at=self.settings.now(),
                             fu_id=fu_id,
                             status=FuStatus.DEFERRED,
-                            error=f"deferred: batch skipped ({failure})",
+                            error=f"deferred: batch skipped ({failure}){kept_note}",
                         )
                     )
                     self._fus[fu_id].settle(FuStatus.DEFERRED)
+                self.log.warning(
+                    "batch.deferred", batch_id=format(batch.batch_id, "f"), branches=kept
+                )
                 self._batch_status(batch, BatchStatus.SKIPPED)
                 return False
             if answer.action == "abort":
                 self.abort()
                 await anyio.lowlevel.checkpoint()
-            for fu_id in unsettled:  # "fail": the outcomes stand
-                self._fus[fu_id].settle(self._fus[fu_id].status)
+            self._settle_all(unsettled)  # "fail": the outcomes stand
             self._batch_status(batch, BatchStatus.FAILED)
             return False
+
+    def _merged_or_landed(self, fu_id: str) -> bool:
+        return self._fus[fu_id].status in {FuStatus.MERGED, FuStatus.COMPLETED}
+
+    def _branch_of(self, fu_id: str) -> str | None:
+        state = self._fus[fu_id]
+        return state.delivered.branch if state.delivered else state.branch
+
+    def _settle_all(self, fu_ids: list[str]) -> None:
+        """Final as they are: dependants waiting on them see it and are blocked."""
+        for fu_id in fu_ids:
+            self._fus[fu_id].settle(self._fus[fu_id].status)
+
+    def _drop_candidate(self, batch: Batch) -> list[str]:
+        branches = self.queue.drop(batch.batch_id)
+        self._emit(CandidateDropped(at=self.settings.now(), batch_id=batch.batch_id))
+        for fu_id in batch.feature_units:
+            if fu_id in self._fus:
+                self._fus[fu_id].unmerge()
+        return branches
+
+    async def _landed(self, batch: Batch, result: Landed, *, complete: bool) -> None:
+        """The gate passed and the release branch holds the batch: its FUs are done."""
+        for fu_id, _merge in result.merges:
+            self._fus[fu_id].settle(FuStatus.COMPLETED)
+        self._batch_status(batch, BatchStatus.COMPLETED if complete else BatchStatus.FAILED)
+        if not self.settings.archive_finished_agents:
+            return
+        agents = [
+            d.agent_id
+            for f, _ in result.merges
+            if (d := self._fus[f].delivered) is not None and d.agent_id
+        ]
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
+            for agent_id in agents:  # finished agents hold account slots until archived
+                try:
+                    await self.api.archive_agent(agent_id)
+                except CursorError as exc:
+                    self.log.info("agent.archive_failed", agent_id=agent_id, error=exc.message)
+
+    async def _fix(self, batch: Batch, failure: str) -> None:
+        """`fix`: each merged FU's agent gets the failing tests' log tail, in parallel."""
+        tail = await self.lander.log_tail(batch.batch_id)
+        sha = self.queue.candidate_sha(batch.batch_id) or self.queue.head
+        label = format(batch.batch_id, "f")
+
+        async def one(fu_id: str) -> None:
+            state = self._fus[fu_id]
+            if state.delivered is None:
+                return
+            driver = self._driver(batch, fu_id, base_sha=None, contained=())
+            text = fix_prompt(
+                fu_id=fu_id,
+                branch=state.delivered.branch,
+                batch_id=label,
+                candidate_sha=sha,
+                failure=failure,
+                log_tail=tail,
+            )
+            self._drivers.add(driver)
+            try:
+                outcome = await driver.follow_up(text)
+            finally:
+                self._drivers.discard(driver)
+            if outcome is not None:
+                self.log.info("fu.fix_failed", fu_id=fu_id, error=outcome.message)
+
+        async with anyio.create_task_group() as group:
+            for fu_id in batch.feature_units:
+                if fu_id in self._fus and self._merged_or_landed(fu_id):
+                    group.start_soon(one, fu_id)
 
     def _full_suite_passed_before(self) -> bool:
         earlier = getattr(self.existing, "full_suite", None) if self.existing else None
@@ -282,15 +417,26 @@ class Supervisor:
         self, batch: Batch, fu_id: str, batch_scope: anyio.CancelScope, failures: list[str]
     ) -> None:
         state = self._fus[fu_id]
-        state.status = FuStatus.PENDING
+        if state.delivered is None:
+            state.status = FuStatus.PENDING
         prereqs = prerequisites(self.plan, fu_id)
-        # Re-check after each wait: a `retry --all` may relaunch a dependency we saw done.
-        while unsettled := [d for d in prereqs if not self._fus[d].done.is_set()]:
-            await self._fus[unsettled[0]].done.wait()
+        same = {d for d in prereqs if self.plan.batch_of(d) == batch.batch_id}
+
+        def waiting() -> list[anyio.Event]:
+            # other batches' FUs must land; same-batch ones be merged into the candidate.
+            # Re-checked after each wait: a `retry --all` may relaunch one we saw done.
+            events = [self._fus[d].merged if d in same else self._fus[d].done for d in prereqs]
+            return [e for e in events if not e.is_set()]
+
+        while pending := waiting():
+            await pending[0].wait()
         failed = [
             f"{dep} is {self._fus[dep].status.value}"
             for dep in prereqs
-            if self._fus[dep].status is not FuStatus.COMPLETED
+            if not (
+                self._fus[dep].status is FuStatus.COMPLETED
+                or (dep in same and self._fus[dep].status is FuStatus.MERGED)
+            )
         ]
         if failed:
             message = "blocked: dependency " + ", ".join(failed)
@@ -308,17 +454,10 @@ class Supervisor:
         if batch.batch_id not in self._batch_started:
             self._batch_started.add(batch.batch_id)
             self._batch_status(batch, BatchStatus.RUNNING)
-        driver = FuDriver(
-            plan=self.plan,
-            unit=self.plan.fu(fu_id),
-            candidate=self._cands[fu_id],
-            api=self.api,
-            settings=self.settings,
-            slots=self.slots,
-            emit=self._emit,
-            first_attempt=state.next_attempt,
-            resume=state.resume,
-        )
+        base: str | None = None
+        if state.delivered is None:  # start from exactly what its dependencies made
+            base = (self.queue.candidate_sha(batch.batch_id) if same else None) or self.queue.head
+        driver = self._driver(batch, fu_id, base_sha=base, contained=prereqs)
         state.resume = None  # adopt a recorded run once; later attempts launch anew
         self._drivers.add(driver)
         try:
@@ -326,21 +465,30 @@ class Supervisor:
         except anyio.get_cancelled_exc_class():
             state.status = FuStatus.CANCELLED
             state.next_attempt = driver.attempt + 1
+            state.delivered = driver.delivered
             reason = "aborted" if self._aborted else "cancelled: its batch failed"
-            self._emit(
-                FuFinished(
-                    at=self.settings.now(), fu_id=fu_id, status=FuStatus.CANCELLED, error=reason
+            if driver.delivered is None:
+                self._emit(
+                    FuFinished(
+                        at=self.settings.now(),
+                        fu_id=fu_id,
+                        status=FuStatus.CANCELLED,
+                        error=reason,
+                    )
                 )
-            )
+            else:
+                state.status = FuStatus.DELIVERED  # its branch is pushed: merged on restart
             if self._aborted:
-                state.settle(FuStatus.CANCELLED)
+                state.settle(state.status)
             raise
         finally:
             self._drivers.discard(driver)
         state.next_attempt = driver.attempt + 1
-        state.branch = driver.branch
-        if status is FuStatus.COMPLETED:
-            state.settle(status)
+        state.branch = driver.branch or state.branch
+        state.delivered = driver.delivered
+        state.conflict_rounds = driver.conflict_rounds
+        if status is FuStatus.MERGED:
+            state.mark_merged()
             return
         if self.keep_siblings_on_failure:
             state.settle(status)  # "fail": final now; dependants see it and are blocked
@@ -356,6 +504,28 @@ class Supervisor:
         if self._cancels_batch():
             batch_scope.cancel()
 
+    def _driver(
+        self, batch: Batch, fu_id: str, *, base_sha: str | None, contained: tuple[str, ...]
+    ) -> FuDriver:
+        state = self._fus[fu_id]
+        return FuDriver(
+            plan=self.plan,
+            unit=self.plan.fu(fu_id),
+            candidate=self._cands[fu_id],
+            api=self.api,
+            settings=self.settings,
+            slots=self.slots,
+            emit=self._emit,
+            first_attempt=state.next_attempt,
+            queue=self.queue,
+            batch_id=batch.batch_id,
+            base_sha=base_sha,
+            contained=contained,
+            resume=state.resume,
+            delivered=state.delivered,
+            conflict_rounds=state.conflict_rounds,
+        )
+
     def _cancels_batch(self) -> bool:
         """Issue-4 behaviour ("fail"): keep running siblings; otherwise stop the batch."""
         return not self.keep_siblings_on_failure
@@ -366,23 +536,6 @@ class Supervisor:
             self.log.info(f"batch.{status.value}", batch_id=format(batch.batch_id, "f"))
 
     # --- gate, decisions, checkpoints ---------------------------------------------------------
-
-    async def _gate(self, batch: Batch | None) -> str | None:
-        """Run the tests covering `batch` (None: the whole suite); what failed, or None."""
-        members = batch.feature_units if batch else tuple(self._fus.states)
-        if batch is not None:
-            self._batch_status(batch, BatchStatus.GATING)
-        outcome = await run_batch_gate(
-            self.plan,
-            self.settings.gate,
-            batch_id=batch.batch_id if batch else None,
-            branches=[b for f in members if f in self._fus and (b := self._fus[f].branch)],
-            log_dir=self.status_path.parent / "gate_logs",
-            at=self.settings.now(),
-        )
-        if outcome.event is not None:
-            self._emit(outcome.event)
-        return None if outcome.passed else f"integration tests failed: {outcome.summary}"
 
     async def _ask_after_failure(self, batch: Batch, failure: str) -> Answer:
         label = format(batch.batch_id, "f")
@@ -423,7 +576,8 @@ class Supervisor:
             return
         if self._launched_none and self._full_suite_passed_before():
             return  # a restart of a finished release: nothing changed since the suite passed
-        failure = await self._gate(None)
-        if failure:
+        failed = await self.lander.full_suite()
+        if failed is not None:
+            failure = f"integration tests failed: {failed.summary}"
             self._full_suite_failure = failure
             self._emit(ErrorRecorded(at=self.settings.now(), message=f"full suite: {failure}"))

@@ -34,6 +34,7 @@ class FuLaunching:
     fu_id: str
     attempt: int
     agent_id: str
+    base_sha: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,68 @@ class FuFinished:
     summary: str | None = None
     branch: str | None = None
     pr_url: str | None = None
+
+
+@dataclass(frozen=True)
+class FuDelivered:
+    """The run finished and its branch is on the remote."""
+
+    at: datetime
+    fu_id: str
+    branch: str
+    sha: str
+    summary: str | None = None
+    pr_url: str | None = None
+
+
+@dataclass(frozen=True)
+class FuMerged:
+    """Merged (--no-ff) into its batch's candidate; `candidate_sha` is the candidate after."""
+
+    at: datetime
+    fu_id: str
+    batch_id: Decimal
+    merge_commit: str
+    candidate: str
+    candidate_sha: str
+
+
+@dataclass(frozen=True)
+class FuConflict:
+    """Its branch conflicts with the candidate: a follow-up run is asked to merge and resolve."""
+
+    at: datetime
+    fu_id: str
+    files: tuple[str, ...]
+    round: int
+
+
+@dataclass(frozen=True)
+class BatchLanded:
+    """The gate passed and the release branch was fast-forwarded to the candidate."""
+
+    at: datetime
+    batch_id: Decimal
+    sha: str
+    merges: tuple[tuple[str, str], ...]  # (fu_id, merge commit) on the release branch
+
+
+@dataclass(frozen=True)
+class CandidateDropped:
+    """The candidate is gone (skip, or rebuilt): its FUs are no longer merged anywhere."""
+
+    at: datetime
+    batch_id: Decimal
+
+
+@dataclass(frozen=True)
+class IntegrationBranch:
+    """Where the release branch is: set at start and whenever it moves."""
+
+    at: datetime
+    branch: str
+    sha: str
+    base_branch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +209,12 @@ StatusEvent = (
     | FuStale
     | FuRetrying
     | FuFinished
+    | FuDelivered
+    | FuMerged
+    | FuConflict
+    | BatchLanded
+    | CandidateDropped
+    | IntegrationBranch
     | BatchChanged
     | ErrorRecorded
     | GateFinished

@@ -130,6 +130,9 @@ class Limits(BaseModel):
     on_batch_failure: str | None = None
     on_checkpoint: str | None = None
     decision_deadline_minutes: float = 0.0
+    # the release branch (issue 8): where landed FUs are merged, and how conflicts are handled
+    integration_branch: str | None = None  # default release/<release_id>
+    max_conflict_rounds: int = 2
 
     @property
     def effective_parallel(self) -> int:

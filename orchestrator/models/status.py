@@ -17,11 +17,16 @@ from orchestrator.models.batch_id import BatchId
 
 
 class FuStatus(StrEnum):
+    """An FU's life: … → running → delivered (branch pushed) → merged (into its batch's
+    candidate) → completed (landed: the gate passed and the release branch holds it)."""
+
     PENDING = "pending"
     LAUNCHING = "launching"
     RUNNING = "running"
     STALE = "stale"
     RETRYING = "retrying"
+    DELIVERED = "delivered"
+    MERGED = "merged"
     COMPLETED = "completed"
     FAILED = "failed"
     NEEDS_HUMAN = "needs_human"
@@ -86,6 +91,13 @@ class FuEntry(BaseModel):
     duration_s: float | None = None
     error: str | None = None
     summary: str | None = None
+    # the release branch
+    base_sha: str | None = None  # the commit the agent started from
+    delivered_branch: str | None = None
+    delivered_sha: str | None = None
+    merge_commit: str | None = None  # its --no-ff merge on the release branch (once landed)
+    landed_at: datetime | None = None
+    conflict_rounds: int = 0
 
 
 class GateTest(BaseModel):
@@ -113,6 +125,9 @@ class BatchEntry(BaseModel):
     completed_at: datetime | None = None
     feature_units: list[FuEntry] = Field(default_factory=list)
     gate: Gate | None = None
+    candidate: str | None = None  # the candidate's ref on the remote
+    candidate_sha: str | None = None
+    landed_sha: str | None = None
 
 
 class OrchestratorEntry(BaseModel):
@@ -146,6 +161,9 @@ class StatusFile(BaseModel):
     batches: list[BatchEntry] = Field(default_factory=list)
     errors: list[ErrorEntry] = Field(default_factory=list)
     completed_fus: list[str] = Field(default_factory=list)
+    integration_branch: str | None = None
+    integration_sha: str | None = None
+    base_branch: str | None = None
 
     def fu_entry(self, fu_id: str) -> FuEntry | None:
         for batch in self.batches:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ import httpx
 from pydantic import SecretStr
 
 from orchestrator.adapters.cursor.client import CursorClient
-from orchestrator.adapters.cursor.models import CreateAgentRequest, Prompt, Run
+from orchestrator.adapters.cursor.models import CreateAgentRequest, Prompt, RepoConfig, Run
 from orchestrator.adapters.cursor.settings import CursorSettings
 from orchestrator.daemon import RunEnv, run_release
 from orchestrator.engine.asking import Notify
@@ -24,6 +25,7 @@ from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.supervisor import ReleaseOutcome
 from orchestrator.fakecursor.app import FakeCursor
 from orchestrator.fakecursor.scenario import Scenario
+from orchestrator.fakecursor.seed_repo import seed_repo
 from orchestrator.fakecursor.transport import StreamingASGITransport
 from orchestrator.models.release import ReleasePlan
 from orchestrator.models.status import StatusFile
@@ -38,6 +40,7 @@ class Ran:
     fake: FakeCursor
     status: dict[str, Any]
     elapsed_s: float
+    origin: str = ""  # the file:// URL of the remote the release ran against
 
     def fu(self, fu_id: str) -> dict[str, Any]:
         for batch in self.status["batches"]:
@@ -84,6 +87,10 @@ async def run_on_fake(
         return T0 + timedelta(seconds=loop.time() - start)
 
     engine = replace(engine or settings(), now=now)
+    if not engine.repo_url.startswith("file://"):
+        engine = replace(engine, repo_url=origin_in(tmp_path))
+    if engine.state_dir is None:
+        engine = replace(engine, state_dir=tmp_path / "state")
     run_env = RunEnv(
         cursor=CursorSettings(base_url="http://fake.cursor.test/v1", api_key=SecretStr(API_KEY)),
         repo_url=engine.repo_url,
@@ -97,20 +104,23 @@ async def run_on_fake(
             await asyncio.sleep(delay)
 
     path = tmp_path / "agent_status.json"
-    outcome = await run_release(
-        plan,
-        engine,
-        run_env,
-        path,
-        existing=existing,
-        transport=StreamingASGITransport(fake.app),
-        shutdown_trigger=trigger,
-        install_signal_handlers=False,
-        decider=decider,
-        extra_notifier=notifier,
-        modes=modes,
-    )
-    return Ran(outcome, fake, json.loads(path.read_text()), loop.time() - start)
+    try:
+        outcome = await run_release(
+            plan,
+            engine,
+            run_env,
+            path,
+            existing=existing,
+            transport=StreamingASGITransport(fake.app),
+            shutdown_trigger=trigger,
+            install_signal_handlers=False,
+            decider=decider,
+            extra_notifier=notifier,
+            modes=modes,
+        )
+    finally:
+        fake.close()  # the fake agents' scratch clones
+    return Ran(outcome, fake, json.loads(path.read_text()), loop.time() - start, run_env.repo_url)
 
 
 def status_left_by_a_crash(release_id: str, fu_id: str, **entry: Any) -> StatusFile:
@@ -130,11 +140,32 @@ def status_left_by_a_crash(release_id: str, fu_id: str, **entry: Any) -> StatusF
     )
 
 
-async def agent_already_on(fake: FakeCursor, agent_id: str, prompt: str) -> Run:
+def origin_in(tmp_path: Path) -> str:
+    """The seeded remote `run_on_fake` uses for this test (created on first use)."""
+    origin = tmp_path / "origin.git"
+    return origin.as_uri() if origin.exists() else seed_repo(origin)
+
+
+async def agent_already_on(fake: FakeCursor, agent_id: str, prompt: str, repo_url: str) -> Run:
     """An agent (and its first run) that exists on the fake before orchd starts."""
     async with httpx.AsyncClient(transport=StreamingASGITransport(fake.app)) as http:
         client = CursorClient(http, base_url="http://fake.test/v1", api_key=API_KEY)
         _, run = await client.create_agent(
-            CreateAgentRequest(prompt=Prompt(text=prompt), agent_id=agent_id)
+            CreateAgentRequest(
+                prompt=Prompt(text=prompt),
+                agent_id=agent_id,
+                repos=[RepoConfig(url=repo_url, starting_ref="main")],
+            )
         )
     return run
+
+
+def remote_git(origin: str, *args: str) -> str:
+    """Run git on the test's bare remote (a `file://` URL); its stdout, stripped."""
+    out = subprocess.run(
+        ["git", "--git-dir", origin.removeprefix("file://"), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()

@@ -216,8 +216,10 @@ async def test_abort_decision_cancels_everything(tmp_path: Path) -> None:
     assert ran.outcome.status is ReleaseStatus.ABORTED
     assert ran.status["orchestrator"]["status"] == "aborted"
     assert ran.fu("FU-4")["status"] == "cancelled"
-    # FU-3 (its dependency done) and FU-4 were running when the abort came
-    assert ran.stats["cancels_per_fu"] == {"FU-3": 1, "FU-4": 1}
+    # FU-4 was running when the abort came; FU-3 never launched: its dependency FU-1 was
+    # delivered, but its batch never landed (the gate failed)
+    assert ran.stats["cancels_per_fu"] == {"FU-4": 1}
+    assert "FU-3" not in ran.stats["launches_per_fu"]
 
 
 async def test_a_test_without_a_command_is_shown_as_not_run_and_blocks_only_when_strict(
@@ -230,7 +232,7 @@ async def test_a_test_without_a_command_is_shown_as_not_run_and_blocks_only_when
     assert lenient.outcome.status is ReleaseStatus.COMPLETED
     gate0 = lenient.status["batches"][0]["gate"]
     assert gate0 == {
-        "status": "passed",
+        "status": "no_tests",  # shown as "passed (no tests ran)", never as a plain pass
         "tests": [
             {
                 "id": "IT-009",
@@ -324,7 +326,7 @@ async def test_awaiting_decision_is_visible_in_the_status_file(tmp_path: Path) -
     awaiting = seen[0]["orchestrator"]["awaiting"]
     assert awaiting["kind"] == "batch_failure"
     assert awaiting["batch_id"] == 0
-    assert awaiting["choices"] == ["retry", "skip", "abort"]
+    assert awaiting["choices"] == ["retry", "fix", "skip", "abort"]
     assert seen[0]["batches"][0]["status"] == "awaiting_decision"
 
 

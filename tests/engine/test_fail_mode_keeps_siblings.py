@@ -41,6 +41,7 @@ async def test_fail_mode_from_the_command_line_lets_running_siblings_finish(
     status, outcome, fake = ran.status, ran.outcome, ran.fake
     statuses = {f["fu_id"]: f["status"] for b in status["batches"] for f in b["feature_units"]}
     assert outcome.status is ReleaseStatus.FAILED
-    assert statuses == {"FU-1": "needs_human", "FU-2": "completed", "FU-3": "blocked"}
+    # FU-2 finished and is merged into the batch's candidate, but the batch never lands
+    assert statuses == {"FU-1": "needs_human", "FU-2": "merged", "FU-3": "blocked"}
     assert fake.stats()["cancels_per_fu"] == {}
     assert status["orchestrator"]["awaiting"] is None

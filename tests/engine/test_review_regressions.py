@@ -15,13 +15,14 @@ from orchestrator.fakecursor.scenario import (
     FuBehaviour,
     RateLimitRule,
     Scenario,
-    ServerErrorRule,
     TimeWindow,
 )
 from orchestrator.models.status import ReleaseStatus, StatusFile
 from tests.engine.harness import (
     API_KEY,
     agent_already_on,
+    origin_in,
+    remote_git,
     run_on_fake,
     settings,
     status_left_by_a_crash,
@@ -83,22 +84,26 @@ async def test_retry_all_makes_dependants_wait_for_the_relaunched_fu(tmp_path: P
     )
 
 
-async def test_a_finished_fu_stays_completed_when_its_batch_fails_during_the_archive(
+async def test_a_delivered_fu_of_a_skipped_batch_is_deferred_with_its_branch_kept(
     tmp_path: Path,
 ) -> None:
-    archive = f"/v1/agents/{agent_id_for('v9.9.9', 'FU-2', 1)}/archive"
+    """Issue 8: "done" is landed. FU-2 finished and was merged into the candidate, but its
+    batch was skipped: it is deferred (not completed), its branch is named, nothing landed."""
     scenario = Scenario(
         defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN),
         fus={"FU-1": FuBehaviour(duration_s=10 * MIN + 4, final_status="ERROR")},
-        server_errors=ServerErrorRule(
-            status=503, paths=[archive], windows=[TimeWindow(start_s=0, end_s=10**6)]
-        ),
     )
     p = plan([fu("FU-1", priority="P2"), fu("FU-2")], [("0", ["FU-1", "FU-2"])])
     ran = await run_on_fake(p, scenario, tmp_path, decider=PolicyDecider(on_batch_failure="skip"))
-    assert ran.fu("FU-2")["status"] == "completed"
-    assert "FU-2" in ran.status["completed_fus"]
+    fu2 = ran.fu("FU-2")
+    assert fu2["status"] == "deferred"
+    assert fu2["delivered_branch"]
+    assert fu2["delivered_branch"] in fu2["error"]
+    assert fu2["merge_commit"] is None
+    assert ran.status["completed_fus"] == []
     assert ran.fu("FU-1")["status"] == "deferred"
+    # the release branch never moved from the base
+    assert ran.status["integration_sha"] == remote_git(ran.origin, "rev-parse", "main")
 
 
 async def test_abort_during_a_rate_limited_create_ends_within_the_cancel_grace(
@@ -127,7 +132,7 @@ async def test_a_restart_adopts_the_recorded_run_of_a_follow_up_attempt(tmp_path
     p = plan([fu("FU-1")], [("0", ["FU-1"])])
     fake = FakeCursor(scenario, api_key=API_KEY, clock=anyio.current_time)
     agent_id = agent_id_for(p.release_id, "FU-1", 1)  # attempt 2 followed up on this agent
-    run = await agent_already_on(fake, agent_id, "FU-1 follow-up")
+    run = await agent_already_on(fake, agent_id, "FU-1 follow-up", origin_in(tmp_path))
     crashed = status_left_by_a_crash(
         p.release_id, "FU-1", attempts=2, worker_agent_id=agent_id, run_id=run.id
     )

@@ -14,8 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
-
+from orchestrator.adapters.threads import in_thread
 from orchestrator.errors import OrchdError
 
 MIN_GIT = (2, 38, 0)
@@ -150,9 +149,9 @@ async def run_git(
     """Run `git <args>`; raise GitError unless the exit code is in `ok_codes`.
 
     It runs in a worker thread (`subprocess.run`), not `anyio.run_process`: looptime's fake clock
-    in the engine's tests fast-forwards past a subprocess's pipes but waits for threads, and a
-    cancelled caller waits for git to finish (bounded by `timeout_s`) instead of abandoning it
-    half-way through a ref update.
+    in the engine's tests fast-forwards past a subprocess's pipes but waits for executor threads,
+    and a cancelled caller waits for git to finish (bounded by `timeout_s`) instead of abandoning
+    it half-way through a ref update. orchd runs on asyncio only (`anyio.run`'s default).
     """
     argv = ["git", *args]
     command = subcommand(args)
@@ -171,7 +170,7 @@ async def run_git(
         check=False,
     )
     try:
-        completed = await anyio.to_thread.run_sync(call)
+        completed = await in_thread(call)
     except subprocess.TimeoutExpired as exc:
         # TimeoutExpired carries bytes even with text=True.
         raw = exc.stderr or b""
