@@ -103,7 +103,8 @@ def dependency_findings(ix: PlanIndex, strict_batches: bool) -> list[Finding]:
                         "same_batch_dependency",
                         field,
                         f"{unit.id} depends on {dep} in the same batch {here}: "
-                        f"orchd starts {unit.id} only after {dep} completes",
+                        f"orchd starts {unit.id} only after {dep} is merged into the batch's "
+                        "candidate, from that commit",
                         f"move {unit.id} to a later batch to make the order explicit",
                         unit.source,
                     )
@@ -115,7 +116,7 @@ def dependency_findings(ix: PlanIndex, strict_batches: bool) -> list[Finding]:
                         "later_batch_dependency",
                         field,
                         f"{unit.id} (batch {here}) depends on {dep} in later batch {there}: "
-                        f"orchd makes {unit.id} wait for {dep}",
+                        f"orchd makes {unit.id} wait until batch {there} lands",
                         f"move {unit.id} to a batch after {there}",
                         unit.source,
                     )
@@ -139,7 +140,7 @@ def dependency_findings(ix: PlanIndex, strict_batches: bool) -> list[Finding]:
                         "same_batch_dependency",
                         field,
                         f"batch {name} depends on its own member {dep}: "
-                        f"its other FUs wait for {dep}",
+                        f"its other FUs wait until {dep} is merged into the batch's candidate",
                         f"move {dep} to an earlier batch",
                         batch.source,
                     )
@@ -152,7 +153,7 @@ def dependency_findings(ix: PlanIndex, strict_batches: bool) -> list[Finding]:
                         "later_batch_dependency",
                         field,
                         f"batch {name} depends on {dep} in later batch {there}: "
-                        f"orchd makes its FUs wait for {dep}",
+                        f"orchd makes its FUs wait until batch {there} lands",
                         f"move {dep} to a batch before {name}",
                         batch.source,
                     )

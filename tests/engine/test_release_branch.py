@@ -1,0 +1,393 @@
+"""The release branch (issue 8), on fake time against the in-process fake over real git.
+
+The remote is a local bare repo seeded with a tiny project; the fake's agents really clone,
+commit and push; the gate really runs the project's tests in orchd's worktree of the candidate
+(blocking, so no simulated time passes while it runs).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.adapters.release_loader import load_release
+from orchestrator.core.scheduling import prerequisites
+from orchestrator.engine.deciders import Answer, PolicyDecider, Question
+from orchestrator.engine.settings import EngineSettings, GateSettings
+from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
+from orchestrator.models.gate import GateStep, GateTestResult, GateTestStatus
+from orchestrator.models.release import ReleasePlan
+from orchestrator.models.status import ReleaseStatus
+from tests.engine.harness import Ran, origin_in, remote_git, run_on_fake, settings
+from tests.plans import fu, plan
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
+
+MIN = 60.0
+HOUR = 3600.0
+
+
+@dataclass
+class ProjectGate:
+    """Runs the seed project's `tests/run.sh` in the gate's worktree; records what it gated."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    async def __call__(
+        self,
+        steps: Sequence[GateStep],
+        *,
+        workdir: Path,
+        env: Mapping[str, str],
+        timeout_s: float,
+        log_path: Path,
+    ) -> list[GateTestResult]:
+        done = subprocess.run(
+            ["sh", "tests/run.sh"], cwd=workdir, capture_output=True, text=True, check=False
+        )
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(done.stdout + done.stderr)
+        passed = done.returncode == 0
+        self.runs.append(
+            {
+                "batch": env["ORCHD_BATCH_ID"],
+                "sha": env["ORCHD_GATE_SHA"],
+                "base": env["ORCHD_BASE_SHA"],
+                "passed": passed,
+                "files": sorted(p.name for p in (workdir / "fu").glob("*.md")),
+                "cwd": str(workdir),
+            }
+        )
+        status = GateTestStatus.PASSED if passed else GateTestStatus.FAILED
+        return [
+            GateTestResult(s.test_id, status, 0.1, done.returncode, str(log_path)) for s in steps
+        ]
+
+
+def gated(gate: ProjectGate, **kw: Any) -> EngineSettings:
+    return settings(gate=GateSettings(runner=gate, release_command="sh tests/run.sh"), **kw)
+
+
+def first_parent_fus(origin: str, branch: str) -> list[str]:
+    """`Orchd-FU` trailers on the release branch's first-parent line, oldest first."""
+    out = remote_git(
+        origin,
+        "log",
+        "--first-parent",
+        "--reverse",
+        "--format=%(trailers:key=Orchd-FU,valueonly,separator=)",
+        branch,
+    )
+    return [line for line in out.splitlines() if line]
+
+
+def branch_history(origin: str, branch: str) -> list[str]:
+    """Every value the remote's branch ever had (its reflog), newest first."""
+    return remote_git(origin, "reflog", "show", "--format=%H", f"refs/heads/{branch}").split()
+
+
+def recorded_origin(tmp_path: Path) -> str:
+    """The seeded remote, keeping a reflog of every ref update (bare repos do not by default)."""
+    origin = origin_in(tmp_path)
+    remote_git(origin, "config", "core.logAllRefUpdates", "always")
+    return origin
+
+
+def is_ancestor(origin: str, a: str, b: str) -> bool:
+    path = origin.removeprefix("file://")
+    done = subprocess.run(["git", "--git-dir", path, "merge-base", "--is-ancestor", a, b])
+    return done.returncode == 0
+
+
+def demo_plan(tmp_path: Path) -> ReleasePlan:
+    with resources.as_file(resources.files("orchestrator").joinpath("data/demo")) as src:
+        shutil.copytree(src, tmp_path / "repo")
+    return load_release("v0.1.0", repo_root=tmp_path / "repo")
+
+
+async def test_neotoma_v010_lands_every_fu_once_on_a_branch_that_only_held_gated_commits(
+    tmp_path: Path,
+) -> None:
+    p = demo_plan(tmp_path)
+    origin = recorded_origin(tmp_path)
+    gate = ProjectGate()
+    scenario = Scenario(defaults=FuBehaviour(creating_s=2 * MIN, duration_s=HOUR))
+    ran = await run_on_fake(p, scenario, tmp_path, engine=gated(gate))
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    branch = "release/v0.1.0"
+    assert ran.status["integration_branch"] == branch
+    head = remote_git(origin, "rev-parse", branch)
+    assert ran.status["integration_sha"] == head
+    # one --no-ff merge per FU on the first-parent line
+    fus = first_parent_fus(origin, branch)
+    assert sorted(fus) == sorted(u.id for u in p.feature_units)
+    assert len(fus) == len(set(fus)) == 28
+    # the branch only ever pointed at the base and at commits whose gate passed
+    gated_ok = {r["sha"] for r in gate.runs if r["passed"]}
+    history = branch_history(origin, branch)
+    assert history[-1] == remote_git(origin, "rev-parse", "main")
+    assert set(history[:-1]) <= gated_ok
+    # every FU started from its dependencies' work: the landed merge of a dependency in an
+    # earlier batch, the dependency's pushed branch for one in the same batch
+    for unit in p.feature_units:
+        mine = ran.fu(unit.id)
+        assert mine["status"] == "completed"
+        assert (
+            mine["merge_commit"] in remote_git(origin, "rev-list", "--first-parent", branch).split()
+        )
+        for dep in prerequisites(p, unit.id):
+            theirs = ran.fu(dep)
+            if p.batch_of(dep) == p.batch_of(unit.id):
+                assert is_ancestor(origin, theirs["delivered_sha"], mine["base_sha"]), (unit, dep)
+            else:
+                assert is_ancestor(origin, theirs["merge_commit"], mine["base_sha"]), (unit, dep)
+    # the gate ran in orchd's worktree of the candidate, never in a checkout of the user's
+    assert all(str(tmp_path / "state") in r["cwd"] for r in gate.runs)
+    assert not list((tmp_path / "state" / "worktrees").rglob("*.md"))  # worktrees removed
+    # the worker prompt said what the agent starts from
+    fu057 = ran.fu("FU-057")
+    assert fu057["base_sha"] != head
+
+
+async def test_a_dependant_in_a_later_batch_starts_only_after_its_dependency_landed(
+    tmp_path: Path,
+) -> None:
+    p = plan([fu("FU-1"), fu("FU-2", "FU-1")], [("0", ["FU-1"]), ("1", ["FU-2"])])
+    origin = recorded_origin(tmp_path)
+    gate = ProjectGate()
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN))
+    ran = await run_on_fake(p, scenario, tmp_path, engine=gated(gate))
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    fu1, fu2 = ran.fu("FU-1"), ran.fu("FU-2")
+    assert fu2["base_sha"] == ran.status["batches"][0]["landed_sha"]
+    assert is_ancestor(origin, fu1["merge_commit"], fu2["base_sha"])
+    runs = {r["fu_id"]: r for r in ran.stats["runs"]}
+    batch0_gate = next(r for r in gate.runs if r["batch"] == "0")
+    assert batch0_gate["files"] == ["FU-1.md"]
+    assert runs["FU-2"]["created_s"] >= runs["FU-1"]["ended_s"]
+    # the agent was told where it starts, and that FU-1 is in it
+    prompt = next(a for a in ran.fake.git_report()["agents"] if a["fu"] == "FU-2")
+    assert prompt["startingRef"] == fu2["base_sha"]
+
+
+async def test_a_forced_conflict_goes_back_to_the_agent_and_then_lands(tmp_path: Path) -> None:
+    p = plan([fu("FU-1"), fu("FU-2")], [("0", ["FU-1", "FU-2"])])
+    origin = recorded_origin(tmp_path)
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN, git_edit="conflict"),
+        fus={"FU-2": FuBehaviour(duration_s=20 * MIN)},
+    )
+    ran = await run_on_fake(p, scenario, tmp_path, engine=gated(ProjectGate()))
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.fu("FU-2")["conflict_rounds"] == 1
+    assert ran.fu("FU-1")["conflict_rounds"] == 0
+    assert first_parent_fus(origin, "release/v9.9.9") == ["FU-1", "FU-2"]
+    shared = remote_git(origin, "show", "release/v9.9.9:shared/conflict.txt")
+    assert "FU-1" in shared
+    assert "FU-2" in shared  # the agent resolved by keeping both
+    # the follow-up named the exact commit to merge and the file
+    agent = next(a for a in ran.fake.git_report()["agents"] if a["fu"] == "FU-2")
+    follow_up = agent["runs"][1]["prompt"]
+    assert "shared/conflict.txt" in follow_up
+    assert agent["runs"][1]["merged"]
+    assert agent["runs"][1]["merged"][0] in follow_up
+    assert ran.stats["launches_per_fu"] == {"FU-1": 1, "FU-2": 2}  # one agent, two runs
+
+
+async def test_a_conflict_past_the_cap_needs_a_human_naming_the_files(tmp_path: Path) -> None:
+    p = plan([fu("FU-1"), fu("FU-2", priority="P2")], [("0", ["FU-1", "FU-2"])])
+    origin = recorded_origin(tmp_path)
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN, git_edit="conflict"),
+        fus={"FU-2": FuBehaviour(duration_s=20 * MIN, resolve_conflicts="give_up")},
+    )
+    ran = await run_on_fake(
+        p,
+        scenario,
+        tmp_path,
+        engine=gated(ProjectGate()),
+        decider=PolicyDecider(on_batch_failure="fail"),
+    )
+    assert ran.outcome.status is ReleaseStatus.FAILED
+    fu2 = ran.fu("FU-2")
+    assert fu2["status"] == "needs_human"
+    assert "shared/conflict.txt" in fu2["error"]
+    assert fu2["conflict_rounds"] == 3  # two rounds sent back, the third escalates
+    assert ran.stats["launches_per_fu"]["FU-2"] == 3  # first run + 2 conflict rounds
+    # nothing of the batch landed: the release branch is still the base
+    assert remote_git(origin, "rev-parse", "release/v9.9.9") == remote_git(
+        origin, "rev-parse", "main"
+    )
+
+
+def _broken_batch_plan() -> ReleasePlan:
+    return plan(
+        [fu("FU-1"), fu("FU-2"), fu("FU-3", "FU-1"), fu("FU-4")],
+        [("0", ["FU-1", "FU-2"]), ("1", ["FU-3", "FU-4"])],
+    )
+
+
+def _breaks(fu_id: str) -> Scenario:
+    return Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN),
+        fus={fu_id: FuBehaviour(git_edit="break_tests", fix_on_follow_up=False)},
+    )
+
+
+async def test_skip_after_a_failed_gate_lands_nothing_of_the_batch_and_never_launches_dependants(
+    tmp_path: Path,
+) -> None:
+    origin = recorded_origin(tmp_path)
+    ran = await run_on_fake(
+        _broken_batch_plan(),
+        _breaks("FU-2"),
+        tmp_path,
+        engine=gated(ProjectGate()),
+        decider=PolicyDecider(on_batch_failure="skip"),
+    )
+    # FU-3 is blocked by the deferral (no human deferred it): not a completed release
+    assert ran.outcome.status is ReleaseStatus.FAILED
+    assert ran.fu("FU-1")["status"] == "deferred"
+    assert ran.fu("FU-2")["status"] == "deferred"
+    assert ran.fu("FU-2")["delivered_branch"] in ran.fu("FU-2")["error"]
+    assert ran.fu("FU-3")["status"] == "blocked"
+    assert "FU-3" not in ran.stats["launches_per_fu"]
+    assert ran.fu("FU-4")["status"] == "completed"
+    landed = first_parent_fus(origin, "release/v9.9.9")
+    assert landed == ["FU-4"]
+    assert ran.status["batches"][0]["status"] == "skipped"
+    # the deferred branches are kept on the remote for a human
+    assert remote_git(origin, "rev-parse", ran.fu("FU-2")["delivered_branch"])
+
+
+async def test_fail_mode_ends_the_release_failed_and_lands_nothing_of_the_batch(
+    tmp_path: Path,
+) -> None:
+    origin = recorded_origin(tmp_path)
+    ran = await run_on_fake(
+        _broken_batch_plan(),
+        _breaks("FU-2"),
+        tmp_path,
+        engine=gated(ProjectGate()),
+        decider=PolicyDecider(on_batch_failure="fail"),
+    )
+    assert ran.outcome.status is ReleaseStatus.FAILED
+    assert "FU-1" not in first_parent_fus(origin, "release/v9.9.9")
+    assert "FU-3" not in ran.stats["launches_per_fu"]
+    assert ran.status.get("full_suite") is None  # never run on a release that failed
+
+
+@dataclass
+class FixingHuman:
+    """Answers `retry` after pushing a fix to the FU's branch, as a person would."""
+
+    origin: str
+    workdir: Path
+    fu_id: str
+    asked: list[Question] = field(default_factory=list)
+    deadline_s: float | None = None
+
+    def awaits(self, kind: str) -> bool:
+        return True
+
+    async def ask(self, question: Question) -> Answer:
+        self.asked.append(question)
+        report = subprocess.run(
+            ["git", "--git-dir", self.origin.removeprefix("file://"), "branch", "--list"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        branch = next(
+            b.strip() for b in report.splitlines() if self.fu_id.lower() in b and "cursor/" in b
+        )
+        clone = self.workdir / f"fix-{len(self.asked)}"
+        env = {"GIT_AUTHOR_NAME": "h", "GIT_AUTHOR_EMAIL": "h@x", "GIT_COMMITTER_NAME": "h"}
+        env["GIT_COMMITTER_EMAIL"] = "h@x"
+
+        def git(*args: str) -> None:
+            subprocess.run(["git", "-C", str(clone), *args], check=True, env=env | _path())
+
+        subprocess.run(["git", "clone", "-q", "-b", branch, self.origin, str(clone)], check=True)
+        script = clone / "tests" / "run.sh"
+        script.write_text(
+            "\n".join(line for line in script.read_text().splitlines() if "broken by" not in line)
+            + "\n"
+        )
+        git("commit", "-qam", "fix the test script")
+        git("push", "-q", "origin", branch)
+        return Answer("retry", by="human")
+
+
+@dataclass
+class Answers:
+    """Answers in order; records the questions."""
+
+    answers: list[Answer]
+    asked: list[Question] = field(default_factory=list)
+    deadline_s: float | None = None
+
+    def awaits(self, kind: str) -> bool:
+        return True
+
+    async def ask(self, question: Question) -> Answer:
+        self.asked.append(question)
+        return self.answers.pop(0)
+
+
+def _path() -> dict[str, str]:
+    import os
+
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+
+
+async def test_retry_after_a_fix_pushed_to_the_fu_branch_rebuilds_the_candidate_and_lands(
+    tmp_path: Path,
+) -> None:
+    origin = recorded_origin(tmp_path)
+    gate = ProjectGate()
+    human = FixingHuman(origin, tmp_path, "FU-2")
+    ran = await run_on_fake(
+        _broken_batch_plan(), _breaks("FU-2"), tmp_path, engine=gated(gate), decider=human
+    )
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert len(human.asked) == 1
+    assert "integration tests failed" in human.asked[0].reason
+    batch0 = [r for r in gate.runs if r["batch"] == "0"]
+    assert [r["passed"] for r in batch0] == [False, True]
+    assert batch0[0]["sha"] != batch0[1]["sha"]  # rebuilt from the fixed branch
+    assert sorted(first_parent_fus(origin, "release/v9.9.9")) == ["FU-1", "FU-2", "FU-3", "FU-4"]
+    assert set(branch_history(origin, "release/v9.9.9")[:-1]) <= {
+        r["sha"] for r in gate.runs if r["passed"]
+    }
+    assert ran.stats["launches_per_fu"] == {"FU-1": 1, "FU-2": 1, "FU-3": 1, "FU-4": 1}
+
+
+async def test_fix_sends_the_failing_log_to_the_agents_which_push_a_fix_that_lands(
+    tmp_path: Path,
+) -> None:
+    origin = recorded_origin(tmp_path)
+    gate = ProjectGate()
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN),
+        fus={"FU-2": FuBehaviour(git_edit="break_tests")},  # fixes itself on a follow-up
+    )
+    ran = await run_on_fake(
+        _broken_batch_plan(),
+        scenario,
+        tmp_path,
+        engine=gated(gate),
+        decider=Answers([Answer("fix", by="ops")]),
+    )
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    agent = next(a for a in ran.fake.git_report()["agents"] if a["fu"] == "FU-2")
+    fix = agent["runs"][1]["prompt"]
+    assert "broken by FU-2" in fix  # the log tail
+    assert sorted(first_parent_fus(origin, "release/v9.9.9")) == ["FU-1", "FU-2", "FU-3", "FU-4"]
