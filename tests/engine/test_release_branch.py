@@ -7,6 +7,7 @@ commit and push; the gate really runs the project's tests in orchd's worktree of
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
 from orchestrator.models.gate import GateStep, GateTestResult, GateTestStatus
 from orchestrator.models.release import ReleasePlan
 from orchestrator.models.status import ReleaseStatus
-from tests.engine.harness import Ran, origin_in, remote_git, run_on_fake, settings
+from tests.engine.harness import origin_in, remote_git, run_on_fake, settings
 from tests.plans import fu, plan
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
@@ -49,12 +50,8 @@ class ProjectGate:
         timeout_s: float,
         log_path: Path,
     ) -> list[GateTestResult]:
-        done = subprocess.run(
-            ["sh", "tests/run.sh"], cwd=workdir, capture_output=True, text=True, check=False
-        )
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(done.stdout + done.stderr)
-        passed = done.returncode == 0
+        code = _project_tests(workdir, log_path)
+        passed = code == 0
         self.runs.append(
             {
                 "batch": env["ORCHD_BATCH_ID"],
@@ -66,9 +63,17 @@ class ProjectGate:
             }
         )
         status = GateTestStatus.PASSED if passed else GateTestStatus.FAILED
-        return [
-            GateTestResult(s.test_id, status, 0.1, done.returncode, str(log_path)) for s in steps
-        ]
+        return [GateTestResult(s.test_id, status, 0.1, code, str(log_path)) for s in steps]
+
+
+def _project_tests(workdir: Path, log_path: Path) -> int:
+    """Blocking on purpose: the event loop (and so simulated time) stands still meanwhile."""
+    done = subprocess.run(
+        ["sh", "tests/run.sh"], cwd=workdir, capture_output=True, text=True, check=False
+    )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text(done.stdout + done.stderr)
+    return done.returncode
 
 
 def gated(gate: ProjectGate, **kw: Any) -> EngineSettings:
@@ -299,31 +304,27 @@ class FixingHuman:
 
     async def ask(self, question: Question) -> Answer:
         self.asked.append(question)
-        report = subprocess.run(
-            ["git", "--git-dir", self.origin.removeprefix("file://"), "branch", "--list"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        branch = next(
-            b.strip() for b in report.splitlines() if self.fu_id.lower() in b and "cursor/" in b
-        )
-        clone = self.workdir / f"fix-{len(self.asked)}"
-        env = {"GIT_AUTHOR_NAME": "h", "GIT_AUTHOR_EMAIL": "h@x", "GIT_COMMITTER_NAME": "h"}
-        env["GIT_COMMITTER_EMAIL"] = "h@x"
-
-        def git(*args: str) -> None:
-            subprocess.run(["git", "-C", str(clone), *args], check=True, env=env | _path())
-
-        subprocess.run(["git", "clone", "-q", "-b", branch, self.origin, str(clone)], check=True)
-        script = clone / "tests" / "run.sh"
-        script.write_text(
-            "\n".join(line for line in script.read_text().splitlines() if "broken by" not in line)
-            + "\n"
-        )
-        git("commit", "-qam", "fix the test script")
-        git("push", "-q", "origin", branch)
+        _push_fix(self.origin, self.workdir / f"fix-{len(self.asked)}", self.fu_id)
         return Answer("retry", by="human")
+
+
+def _push_fix(origin: str, clone: Path, fu_id: str) -> None:
+    """Clone the FU's branch, take the breaking line out of the test script, push."""
+    report = subprocess.run(
+        ["git", "--git-dir", origin.removeprefix("file://"), "branch", "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    branch = next(b.strip() for b in report.splitlines() if fu_id.lower() in b and "cursor/" in b)
+    ident = {"GIT_AUTHOR_NAME": "h", "GIT_AUTHOR_EMAIL": "h@x", "GIT_COMMITTER_NAME": "h"}
+    env = os.environ | ident | {"GIT_COMMITTER_EMAIL": "h@x"}
+    subprocess.run(["git", "clone", "-q", "-b", branch, origin, str(clone)], check=True)
+    script = clone / "tests" / "run.sh"
+    kept = [line for line in script.read_text().splitlines() if "broken by" not in line]
+    script.write_text("\n".join(kept) + "\n")
+    for args in (["commit", "-qam", "fix the test script"], ["push", "-q", "origin", branch]):
+        subprocess.run(["git", "-C", str(clone), *args], check=True, env=env)
 
 
 @dataclass
@@ -340,12 +341,6 @@ class Answers:
     async def ask(self, question: Question) -> Answer:
         self.asked.append(question)
         return self.answers.pop(0)
-
-
-def _path() -> dict[str, str]:
-    import os
-
-    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
 
 
 async def test_retry_after_a_fix_pushed_to_the_fu_branch_rebuilds_the_candidate_and_lands(
