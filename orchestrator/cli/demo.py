@@ -1,8 +1,11 @@
 """`orchd demo`: a real release end to end against the built-in fake Cursor server.
 
-Copies neotoma's v0.1.0 release (bundled, MIT) into a fresh directory, starts
-`orchd fake-cursor` as a separate process on a free loopback port, and runs `orchd start` on the
-copy through the same code path a user runs, over HTTP.
+Copies neotoma's v0.1.0 release (bundled, MIT) into a fresh directory, seeds a throwaway bare
+git repo there (the "remote"), starts `orchd fake-cursor` as a separate process on a free
+loopback port, and runs `orchd start` on the copy through the same code path a user runs, over
+HTTP. The fake agents clone the remote and push a branch each; orchd merges them into
+`release/v0.1.0` batch by batch, gating each batch with the seed project's tests. Needs only
+Python and git.
 """
 
 from __future__ import annotations
@@ -17,17 +20,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import typer
 
+from orchestrator.adapters.git import MIN_GIT, GitError, git_version, run_git
 from orchestrator.adapters.logging import configure_logging
 from orchestrator.cli.start import fail, run_prepared
 from orchestrator.daemon import prepare_start
 from orchestrator.engine.configure import Overrides
-from orchestrator.errors import OrchdError
+from orchestrator.errors import InputError, OrchdError
 from orchestrator.fakecursor.process import FakeCursorProcess
+from orchestrator.fakecursor.seed_repo import seed_repo
 
 DEMO_RELEASE = "v0.1.0"
 DEMO_KEY = "demo-key-not-a-secret"
+DEMO_BRANCH = f"release/{DEMO_RELEASE}"
+REMOTE_DIR = "remote.git"
+STATE_DIR = "state"
 
 
 def _copy_bundle(target: Path) -> Path:
@@ -44,9 +53,71 @@ def _fake_stats(base_url: str) -> dict[str, Any]:
     return data
 
 
+def _check_git() -> None:
+    """The demo's only other requirement: git new enough for orchd's merge queue."""
+    try:
+        found = anyio.run(git_version)
+    except GitError as exc:
+        raise InputError(f"orchd demo needs git {'.'.join(map(str, MIN_GIT))}+: {exc}") from None
+    if found < MIN_GIT:
+        raise InputError(
+            f"orchd demo needs git {'.'.join(map(str, MIN_GIT))}+ "
+            f"(found {'.'.join(map(str, found))})"
+        )
+
+
+def _workdir(workdir: Path | None) -> Path:
+    if workdir is None:
+        return Path(tempfile.mkdtemp(prefix="orchd-demo-"))
+    if workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
+        raise InputError(
+            f"--workdir {workdir}: must be empty or absent (the demo seeds a fresh repo there)"
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir.resolve()
+
+
+def _first_parent_log(remote: Path) -> list[str]:
+    """`git log --first-parent --oneline release/v0.1.0` of the demo remote, [] if absent."""
+
+    async def read() -> str:
+        result = await run_git(
+            [
+                f"--git-dir={remote}",
+                "log",
+                "--first-parent",
+                "--oneline",
+                "--no-decorate",
+                DEMO_BRANCH,
+                "--",
+            ],
+            cwd=None,
+            timeout_s=30.0,
+            ok_codes=(0, 128),
+        )
+        return result.stdout if result.code == 0 else ""
+
+    return anyio.run(read).splitlines()
+
+
+def _print_branch(remote: Path) -> None:
+    lines = _first_parent_log(remote)
+    if not lines:
+        typer.echo(f"{DEMO_BRANCH}: not on the demo remote {remote}")
+        return
+    merges = sum(1 for line in lines if " Merge FU-" in line)
+    typer.echo(
+        f"{DEMO_BRANCH} on the demo remote ({merges} FU merges; "
+        f"git --git-dir {remote} log --first-parent --oneline {DEMO_BRANCH}):"
+    )
+    for line in lines:
+        typer.echo(f"  {line}")
+
+
 def demo(
     workdir: Annotated[
-        Path | None, typer.Option(help="Where to copy the demo release (default: a new temp dir).")
+        Path | None,
+        typer.Option(help="Where to copy the demo release; empty or absent (default: a temp dir)."),
     ] = None,
     live: Annotated[
         bool | None, typer.Option("--live/--plain", help="Live table (default on a TTY).")
@@ -55,8 +126,15 @@ def demo(
 ) -> None:
     """Run neotoma's v0.1.0 release end to end against the fake Cursor server over loopback."""
     configure_logging(level=log_level)
-    root = _copy_bundle(workdir or Path(tempfile.mkdtemp(prefix="orchd-demo-")))
+    try:
+        _check_git()
+        root = _copy_bundle(_workdir(workdir))
+    except OrchdError as exc:
+        raise fail(exc) from None
+    remote = root / REMOTE_DIR
+    repo_url = seed_repo(remote, project="neotoma-demo")
     typer.echo(f"demo repo: {root}")
+    typer.echo(f"demo remote: {repo_url} (branch main; orchd builds {DEMO_BRANCH} there)")
     fake = FakeCursorProcess(api_key=DEMO_KEY, scenario=root / "scenario.yaml")
     base_url = fake.url
     typer.echo(f"fake Cursor server: {base_url} (pid {fake.proc.pid})")
@@ -65,7 +143,7 @@ def demo(
             **os.environ,
             "CURSOR_CLOUD_API_URL": base_url,
             "CURSOR_CLOUD_API_KEY": DEMO_KEY,
-            "REPO_URL": "https://github.com/markmhendrickson/neotoma",
+            "REPO_URL": repo_url,
             "RELEASE_BRANCH": "main",
         }
         try:
@@ -82,6 +160,7 @@ def demo(
                     retry_backoff_s=0.5,
                     on_checkpoint="continue",
                     on_batch_failure="abort",
+                    state_dir=root / STATE_DIR,
                 ),
                 prompt_template=None,
                 env=env,
@@ -97,6 +176,7 @@ def demo(
             f"{stats.get('max_concurrent_active')} runs at once "
             f"(limit {prepared.plan.limits.effective_parallel})"
         )
+        _print_branch(remote)
         orchd = Path(sys.executable).parent / "orchd"  # the venv's, not necessarily on PATH
         typer.echo(f"inspect: {orchd} status {DEMO_RELEASE} --repo-root {root}")
     finally:
