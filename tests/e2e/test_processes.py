@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from orchestrator.fakecursor.process import FakeCursorProcess
+from orchestrator.fakecursor.seed_repo import seed_repo
 
 pytestmark = pytest.mark.slow
 
@@ -60,19 +61,26 @@ def _orchd(
     )
 
 
-def _env(url: str) -> dict[str, str]:
+def _env(url: str, repo_url: str) -> dict[str, str]:
     return {
         **os.environ,
         "CURSOR_CLOUD_API_URL": url,
         "CURSOR_CLOUD_API_KEY": KEY,
-        "REPO_URL": "https://github.com/acme/neotoma",
+        "REPO_URL": repo_url,
     }
 
 
+@pytest.fixture
+def remote(tmp_path: Path) -> str:
+    """A throwaway bare repo (the seed project on `main`) agents and orchd push to."""
+    return seed_repo(tmp_path / "remote.git")
+
+
 def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
-    tmp_path: Path, fake_cursor: str
+    tmp_path: Path, fake_cursor: str, remote: str
 ) -> None:
     repo = _bundle(tmp_path)
+    state = tmp_path / "state"
     status_file = repo / "docs/releases/in_progress" / RELEASE / "agent_status.json"
     proc = subprocess.Popen(
         [
@@ -85,9 +93,11 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
             str(repo),
             "--poll-interval",
             "0.2",
+            "--state-dir",
+            str(state),
             "--plain",
         ],
-        env=_env(fake_cursor),
+        env=_env(fake_cursor, remote),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -102,7 +112,15 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
             time.sleep(0.1)
         shown = _orchd("status", RELEASE, "--repo-root", str(repo), timeout_s=30)
         assert f"orchd (pid {proc.pid}) is running this release" in shown.stdout
-        second = _orchd("start", RELEASE, "--repo-root", str(repo), env=_env(fake_cursor))
+        second = _orchd(
+            "start",
+            RELEASE,
+            "--repo-root",
+            str(repo),
+            "--state-dir",
+            str(state),
+            env=_env(fake_cursor, remote),
+        )
         assert second.returncode == 2
         assert f"another orchd (pid {proc.pid}) is running this release" in second.stderr
         still = _orchd("status", RELEASE, "--repo-root", str(repo), timeout_s=30)
@@ -122,6 +140,23 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
         data["completed_fus"]
     )
     assert KEY not in out + err + status_file.read_text()
+    # the release branch holds exactly the FUs that landed before the abort, nothing half-done
+    log = subprocess.run(
+        [
+            "git",
+            f"--git-dir={tmp_path / 'remote.git'}",
+            "log",
+            "--first-parent",
+            "--format=%(trailers:key=Orchd-FU,valueonly,separator=)",
+            "release/v0.1.0",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.split()
+    assert sorted(log) == sorted(data["completed_fus"])
+    assert (state / "repos").is_dir()  # orchd's git cache is where --state-dir says
     after = _orchd("status", RELEASE, "--repo-root", str(repo), timeout_s=30)
     assert "is running this release" not in after.stdout
     assert "aborted" in after.stdout
@@ -137,13 +172,52 @@ def test_missing_env_is_one_line_naming_the_variable_and_writes_nothing(tmp_path
     assert not (repo / "docs/releases/in_progress" / RELEASE / "agent_status.json").exists()
 
 
-def test_a_malformed_webhook_url_is_bad_input_without_echoing_it(tmp_path: Path) -> None:
+def test_a_malformed_webhook_url_is_bad_input_without_echoing_it(
+    tmp_path: Path, remote: str
+) -> None:
     repo = _bundle(tmp_path)
     env = {
-        **_env("http://127.0.0.1:9/v1"),
+        **_env("http://127.0.0.1:9/v1", remote),
         "ORCHD_NOTIFY_URL": "https://hooks.example:4o3/T/tok3n",
     }
     result = _orchd("start", RELEASE, "--repo-root", str(repo), env=env)
     assert result.returncode == 2
     assert "ORCHD_NOTIFY_URL" in result.stderr
     assert "tok3n" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("repo_url", "branch", "problem"),
+    [
+        # https on loopback where nothing listens: no network is needed to see the refusal
+        (
+            "https://127.0.0.1:9/acme/neotoma",
+            "main",
+            "REPO_URL: the release branch cannot be set up",
+        ),
+        (None, "develop", "RELEASE_BRANCH 'develop' is not a branch of the remote"),
+    ],
+)
+def test_a_remote_orchd_cannot_use_is_bad_input_in_one_line(
+    tmp_path: Path, fake_cursor: str, remote: str, repo_url: str | None, branch: str, problem: str
+) -> None:
+    repo = _bundle(tmp_path)
+    env = {**_env(fake_cursor, repo_url or remote), "RELEASE_BRANCH": branch}
+    result = _orchd(
+        "start",
+        RELEASE,
+        "--repo-root",
+        str(repo),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--plain",
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("warning: ")]
+    assert len(errors) == 1
+    assert errors[0].startswith("orchd: ")
+    assert problem in errors[0]
+    assert not (repo / "docs/releases/in_progress" / RELEASE / "agent_status.json").exists()
+    assert KEY not in result.stdout + result.stderr
+    assert _stats(fake_cursor)["launches_per_fu"] == {}
