@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 import anyio
@@ -40,6 +41,24 @@ class Asker:
     def notify(self, event: str, text: str, **fields: Any) -> None:
         if self._notifier is not None:
             self._notifier.notify(event, text, **fields)
+
+    async def batch_failed(self, release_id: str, batch_id: Decimal, failure: str) -> Answer:
+        label = format(batch_id, "f")
+        self.notify(
+            "batch.failed",
+            f"{release_id}: batch {label} failed: {failure}",
+            batch_id=batch_id,
+            reason=failure,
+        )
+        return await self.ask(Question("batch_failure", batch_id, failure))
+
+    async def checkpoint(self, release_id: str, batch_id: Decimal, names: list[str]) -> Answer:
+        text = (
+            f"{release_id}: checkpoint {', '.join(names)} after batch "
+            f"{format(batch_id, 'f')}: review before the release goes on"
+        )
+        self.notify("checkpoint.reached", text, batch_id=batch_id, checkpoints=names)
+        return await self.ask(Question("checkpoint", batch_id, text))
 
     async def ask(self, question: Question) -> Answer:
         async with self._one_at_a_time:

@@ -95,6 +95,26 @@ class FuOutcomes:
         )
         return ReleaseStarted(at=at, orchestrator_id=orchestrator_id, pid=pid, batches=batches)
 
+    async def wait_for(self, prereqs: tuple[str, ...], same_batch: set[str]) -> list[str]:
+        """Wait until other batches' prerequisites landed and same-batch ones are merged into
+        the candidate (or settled otherwise); what went wrong with them, if anything."""
+
+        def pending() -> list[anyio.Event]:
+            # re-checked after each wait: a `retry --all` may relaunch one we saw done
+            events = [self[d].merged if d in same_batch else self[d].done for d in prereqs]
+            return [e for e in events if not e.is_set()]
+
+        while waits := pending():
+            await waits[0].wait()
+        return [
+            f"{dep} is {self[dep].status.value}"
+            for dep in prereqs
+            if not (
+                self[dep].status is FuStatus.COMPLETED
+                or (dep in same_batch and self[dep].status is FuStatus.MERGED)
+            )
+        ]
+
     def settle_known(self, at: datetime, landed: dict[str, str]) -> list[FuFinished]:
         """FUs that will not run in this process: landed before (read from the release
         branch's trailers, not from the file), deferred, or in no batch."""

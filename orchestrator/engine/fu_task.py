@@ -19,18 +19,16 @@ from orchestrator.adapters.cursor.errors import CursorError
 from orchestrator.adapters.cursor.models import (
     CreateAgentRequest,
     CreateRunRequest,
-    ModelRef,
     Prompt,
-    RepoConfig,
     Run,
     RunStatus,
 )
 from orchestrator.core.agent_ids import agent_id_for
 from orchestrator.core.attempts import Escalate, FailureKind, after_failure
-from orchestrator.core.model_choice import model_for
 from orchestrator.core.progress import progress_of
-from orchestrator.core.prompt import conflict_prompt, render_prompt
+from orchestrator.core.prompt import conflict_prompt
 from orchestrator.core.scheduling import Candidate
+from orchestrator.engine.agent_request import create_request, retry_request
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.merge_queue import Conflict, Delivery, Merged, MergeQueue
 from orchestrator.engine.run_watch import RunWatcher, WatchEnd, facts_of, watch_run
@@ -429,53 +427,17 @@ class FuDriver:
         return None
 
     def _follow_up_request(self) -> CreateRunRequest:
-        text = (
-            f"Your previous run on {self.unit.id} did not finish: {self._last_failure}. "
-            f"Continue the work on {self.unit.id} from where it stopped, following the same "
-            f"instructions and the specification at {self.unit.spec_path or 'the release manifest'}"
-            ", then push and open the pull request."
-        )
-        return CreateRunRequest(prompt=Prompt(text=text))
+        return retry_request(self.unit, self._last_failure)
 
     def _request(self, agent_id: str) -> CreateAgentRequest:
-        _, model = model_for(self.unit, self.settings.model_tiers)
-        batch_id = self.plan.batch_of(self.unit.id)
-        prompt = render_prompt(
-            self.settings.prompt_template,
-            {
-                "release_id": self.plan.release_id,
-                "release_name": self.plan.name,
-                "fu_id": self.unit.id,
-                "fu_title": self.unit.name or self.unit.id,
-                "batch_id": "" if batch_id is None else format(batch_id, "f"),
-                "priority": self.unit.priority.value,
-                "risk_level": self.unit.risk_level.value,
-                "dependencies": ", ".join(self.unit.dependencies) or "none",
-                "spec_path": self.unit.spec_path
-                or "(no spec file found; see the release manifest)",
-                "release_branch": self.settings.branch_for(self.plan.release_id),
-                "base_sha": self.base_sha or self.settings.release_branch,
-                "contained_dependencies": ", ".join(self.contained) or "none",
-                "acceptance_notes": "\n".join(
-                    x for x in (self.unit.description, self.unit.notes) if x
-                )
-                or "(none)",
-                "attempt": str(self.attempt),
-            },
-        )
-        name = f"{self.plan.release_id} {self.unit.id} a{self.attempt}"
-        return CreateAgentRequest(
-            prompt=Prompt(text=prompt),
-            model=ModelRef(id=model) if model else None,
-            name=name[:100],
+        return create_request(
+            self.plan,
+            self.unit,
+            self.settings,
             agent_id=agent_id,
-            repos=[
-                RepoConfig(
-                    url=self.settings.repo_url,
-                    starting_ref=self.base_sha or self.settings.release_branch,
-                )
-            ],
-            auto_create_pr=self.settings.auto_create_pr,
+            attempt=self.attempt,
+            base_sha=self.base_sha,
+            contained=self.contained,
         )
 
 

@@ -6,13 +6,18 @@ supervisor reads as "run the FUs, land the batch, ask a human if that failed".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
+import structlog
 
+from orchestrator.adapters.cursor.errors import CursorError
+from orchestrator.core.prompt import fix_prompt
+from orchestrator.engine.api import AgentApi
 from orchestrator.engine.batch_gate import run_batch_gate
 from orchestrator.engine.merge_queue import (
     GateFailed,
@@ -27,6 +32,8 @@ from orchestrator.models.events import BatchLanded, IntegrationBranch, StatusEve
 from orchestrator.models.release import ReleasePlan
 
 _TAIL_LINES = 40
+
+log = structlog.get_logger("orchd.landing")
 
 
 @dataclass(frozen=True)
@@ -97,3 +104,34 @@ class Lander:
         except OSError:
             return "(log not readable)"
         return "\n".join(text.splitlines()[-_TAIL_LINES:])
+
+    async def send_fixes(
+        self,
+        batch_id: Decimal,
+        targets: Sequence[tuple[str, str]],
+        failure: str,
+        follow_up: Callable[[str, str], Coroutine[Any, Any, None]],
+    ) -> None:
+        """`fix`: every (FU, branch) gets a follow-up with the failing log tail, in parallel."""
+        tail = await self.log_tail(batch_id)
+        sha = self.queue.candidate_sha(batch_id) or self.queue.head
+        async with anyio.create_task_group() as group:
+            for fu_id, branch in targets:
+                text = fix_prompt(
+                    fu_id=fu_id,
+                    branch=branch,
+                    batch_id=format(batch_id, "f"),
+                    candidate_sha=sha,
+                    failure=failure,
+                    log_tail=tail,
+                )
+                group.start_soon(follow_up, fu_id, text)
+
+    async def archive(self, api: AgentApi, agent_ids: Sequence[str]) -> None:
+        """Landed FUs' agents: finished agents hold account slots until archived."""
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
+            for agent_id in agent_ids:
+                try:
+                    await api.archive_agent(agent_id)
+                except CursorError as exc:
+                    log.info("agent.archive_failed", agent_id=agent_id, error=exc.message)

@@ -21,14 +21,13 @@ import anyio
 import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 
-from orchestrator.adapters.cursor.errors import CursorError
 from orchestrator.adapters.status_store import StatusWriter, open_event_channel
-from orchestrator.core.prompt import fix_prompt
 from orchestrator.core.reducer import initial_status
 from orchestrator.core.scheduling import prerequisites
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.asking import Asker, Notify
-from orchestrator.engine.deciders import Answer, Decider, PolicyDecider, Question
+from orchestrator.engine.deciders import Answer, Decider, PolicyDecider
+from orchestrator.engine.earlier_run import EarlierRun, reconcile
 from orchestrator.engine.fu_outcomes import FuOutcomes
 from orchestrator.engine.fu_task import FuDriver
 from orchestrator.engine.landing import Lander
@@ -37,11 +36,9 @@ from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.slots import SlotPool
 from orchestrator.models.events import (
     BatchChanged,
-    BatchLanded,
     CandidateDropped,
     ErrorRecorded,
     FuFinished,
-    IntegrationBranch,
     ReleaseFinished,
     StatusEvent,
 )
@@ -95,6 +92,7 @@ class Supervisor:
             )
         self.keep_siblings_on_failure = keep_siblings_on_failure
         self._fus = FuOutcomes(plan, self.existing)
+        self._earlier = EarlierRun(self.existing)
         self._cands = self._fus.scheduled
         self._index = {batch.batch_id: i for i, batch in enumerate(plan.batches)}
         self._batch_done = {b.batch_id: anyio.Event() for b in plan.batches}
@@ -114,7 +112,6 @@ class Supervisor:
         self.asker = Asker(self.decider, self._emit, settings.now, notifier)
         self.queue = queue
         self.lander = Lander(plan, settings, queue, self._emit, status_path.parent / "gate_logs")
-        self._delivery_agents: dict[str, str] = {}
         self.log = log.bind(release_id=plan.release_id)
 
     # --- public -------------------------------------------------------------------------------
@@ -149,7 +146,10 @@ class Supervisor:
                     fus=len(self._cands),
                     status_file=str(self.status_path),
                 )
-                self._reconcile()
+                for event in reconcile(
+                    self.plan, self._fus, self._earlier, self.queue, self.settings.now()
+                ):
+                    self._emit(event)
                 with anyio.CancelScope() as scope:
                     self._scope = scope
                     if self._aborted:
@@ -180,40 +180,6 @@ class Supervisor:
             peak_high_risk=self.slots.peak_high_risk,
         )
 
-    def _reconcile(self) -> None:
-        """What an earlier run left: FUs whose merge is on the release branch have landed
-        (whatever the file says), delivered ones are merged, not relaunched."""
-        now = self.settings.now()
-        landed = self.queue.landed
-        for event in self._fus.settle_known(now, landed):
-            self._emit(event)
-        for batch in self.plan.batches:
-            merges = tuple(
-                (fu_id, landed[fu_id])
-                for fu_id in batch.feature_units
-                if fu_id in landed and fu_id in self._fus and not self._recorded_landed(fu_id)
-            )
-            if merges:
-                self._emit(
-                    BatchLanded(at=now, batch_id=batch.batch_id, sha=merges[-1][1], merges=merges)
-                )
-        self._emit(
-            IntegrationBranch(
-                at=now,
-                branch=self.queue.branch,
-                sha=self.queue.head,
-                base_branch=self.queue.base_branch,
-            )
-        )
-
-    def _recorded_landed(self, fu_id: str) -> bool:
-        entry = self.existing.fu_entry(fu_id) if self.existing else None
-        return (
-            entry is not None
-            and entry.merge_commit is not None
-            and (entry.status == FuStatus.COMPLETED.value)
-        )
-
     # --- events -------------------------------------------------------------------------------
 
     def _emit(self, event: StatusEvent) -> None:
@@ -241,7 +207,7 @@ class Supervisor:
         """Run the batch's FUs and land it, until it lands or a decision ends the batch."""
         members = [f for f in batch.feature_units if f in self._cands]
         to_run = [f for f in members if not self._fus[f].done.is_set()]
-        earlier = self._earlier_status(batch)
+        earlier = self._earlier.batch_status(batch)
         if not to_run and all(self._fus[f].status is FuStatus.COMPLETED for f in members):
             if earlier != BatchStatus.COMPLETED.value:
                 self._batch_status(batch, BatchStatus.COMPLETED)  # landed before a crash
@@ -337,39 +303,20 @@ class Supervisor:
         for fu_id, _merge in result.merges:
             self._fus[fu_id].settle(FuStatus.COMPLETED)
         self._batch_status(batch, BatchStatus.COMPLETED if complete else BatchStatus.FAILED)
-        if not self.settings.archive_finished_agents:
-            return
-        agents = [
-            d.agent_id
-            for f, _ in result.merges
-            if (d := self._fus[f].delivered) is not None and d.agent_id
-        ]
-        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
-            for agent_id in agents:  # finished agents hold account slots until archived
-                try:
-                    await self.api.archive_agent(agent_id)
-                except CursorError as exc:
-                    self.log.info("agent.archive_failed", agent_id=agent_id, error=exc.message)
+        if self.settings.archive_finished_agents:
+            agents = [d.agent_id for f, _ in result.merges if (d := self._fus[f].delivered)]
+            await self.lander.archive(self.api, [a for a in agents if a])
 
     async def _fix(self, batch: Batch, failure: str) -> None:
         """`fix`: each merged FU's agent gets the failing tests' log tail, in parallel."""
-        tail = await self.lander.log_tail(batch.batch_id)
-        sha = self.queue.candidate_sha(batch.batch_id) or self.queue.head
-        label = format(batch.batch_id, "f")
+        targets = [
+            (f, d.branch)
+            for f in batch.feature_units
+            if f in self._fus and self._merged_or_landed(f) and (d := self._fus[f].delivered)
+        ]
 
-        async def one(fu_id: str) -> None:
-            state = self._fus[fu_id]
-            if state.delivered is None:
-                return
+        async def follow_up(fu_id: str, text: str) -> None:
             driver = self._driver(batch, fu_id, base_sha=None, contained=())
-            text = fix_prompt(
-                fu_id=fu_id,
-                branch=state.delivered.branch,
-                batch_id=label,
-                candidate_sha=sha,
-                failure=failure,
-                log_tail=tail,
-            )
             self._drivers.add(driver)
             try:
                 outcome = await driver.follow_up(text)
@@ -378,32 +325,7 @@ class Supervisor:
             if outcome is not None:
                 self.log.info("fu.fix_failed", fu_id=fu_id, error=outcome.message)
 
-        async with anyio.create_task_group() as group:
-            for fu_id in batch.feature_units:
-                if fu_id in self._fus and self._merged_or_landed(fu_id):
-                    group.start_soon(one, fu_id)
-
-    def _full_suite_passed_before(self) -> bool:
-        earlier = getattr(self.existing, "full_suite", None) if self.existing else None
-        return isinstance(earlier, dict) and earlier.get("status") == "passed"
-
-    def _passed_before(self, batch: Batch) -> bool:
-        """An earlier run recorded `continue` at this batch's checkpoint."""
-        decisions = getattr(self.existing, "decisions", None) if self.existing else None
-        return isinstance(decisions, list) and any(
-            isinstance(d, dict)
-            and d.get("kind") == "checkpoint"
-            and d.get("action") == "continue"
-            and str(d.get("batch_id")) in {format(batch.batch_id, "f"), str(float(batch.batch_id))}
-            for d in decisions
-        )
-
-    def _earlier_status(self, batch: Batch) -> str | None:
-        """The batch's status in the file an earlier run left, if any."""
-        if self.existing is None:
-            return None
-        entry = next((b for b in self.existing.batches if b.batch_id == batch.batch_id), None)
-        return entry.status if entry is not None else None
+        await self.lander.send_fixes(batch.batch_id, targets, failure, follow_up)
 
     async def _run_fus(self, batch: Batch, fu_ids: list[str]) -> str | None:
         """One task per FU; the first escalation cancels the batch's other FUs (unless "fail")."""
@@ -421,23 +343,7 @@ class Supervisor:
             state.status = FuStatus.PENDING
         prereqs = prerequisites(self.plan, fu_id)
         same = {d for d in prereqs if self.plan.batch_of(d) == batch.batch_id}
-
-        def waiting() -> list[anyio.Event]:
-            # other batches' FUs must land; same-batch ones be merged into the candidate.
-            # Re-checked after each wait: a `retry --all` may relaunch one we saw done.
-            events = [self._fus[d].merged if d in same else self._fus[d].done for d in prereqs]
-            return [e for e in events if not e.is_set()]
-
-        while pending := waiting():
-            await pending[0].wait()
-        failed = [
-            f"{dep} is {self._fus[dep].status.value}"
-            for dep in prereqs
-            if not (
-                self._fus[dep].status is FuStatus.COMPLETED
-                or (dep in same and self._fus[dep].status is FuStatus.MERGED)
-            )
-        ]
+        failed = await self._fus.wait_for(prereqs, same)
         if failed:
             message = "blocked: dependency " + ", ".join(failed)
             self.log.warning("fu.blocked", fu_id=fu_id, reason=message)
@@ -538,32 +444,20 @@ class Supervisor:
     # --- gate, decisions, checkpoints ---------------------------------------------------------
 
     async def _ask_after_failure(self, batch: Batch, failure: str) -> Answer:
-        label = format(batch.batch_id, "f")
         self._emit(
             ErrorRecorded(
                 at=self.settings.now(),
                 batch_id=batch.batch_id,
-                message=f"batch {label} failed: {failure}",
+                message=f"batch {format(batch.batch_id, 'f')} failed: {failure}",
             )
         )
-        self.asker.notify(
-            "batch.failed",
-            f"{self.plan.release_id}: batch {label} failed: {failure}",
-            batch_id=batch.batch_id,
-            reason=failure,
-        )
-        return await self.asker.ask(Question("batch_failure", batch.batch_id, failure))
+        return await self.asker.batch_failed(self.plan.release_id, batch.batch_id, failure)
 
     async def _checkpoint(self, batch: Batch) -> None:
-        if self._passed_before(batch):
+        if self._earlier.checkpoint_passed(batch):
             return  # a restart: a human already said continue here
         names = [c.name for c in self.plan.checkpoints if c.after_batch == batch.batch_id]
-        text = (
-            f"{self.plan.release_id}: checkpoint {', '.join(names)} after batch "
-            f"{format(batch.batch_id, 'f')}: review before the release goes on"
-        )
-        self.asker.notify("checkpoint.reached", text, batch_id=batch.batch_id, checkpoints=names)
-        answer = await self.asker.ask(Question("checkpoint", batch.batch_id, text))
+        answer = await self.asker.checkpoint(self.plan.release_id, batch.batch_id, names)
         if answer.action == "abort":
             self.abort()
             await anyio.lowlevel.checkpoint()
@@ -574,7 +468,7 @@ class Supervisor:
             return
         if len(self._batch_ok) != len(self.plan.batches) or not all(self._batch_ok.values()):
             return
-        if self._launched_none and self._full_suite_passed_before():
+        if self._launched_none and self._earlier.full_suite_passed():
             return  # a restart of a finished release: nothing changed since the suite passed
         failed = await self.lander.full_suite()
         if failed is not None:
