@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,16 @@ def merge_queue_for(
     )
 
 
+def candidate_attempts(existing: StatusFile | None) -> dict[Decimal, int]:
+    """Candidate numbers an earlier run used (`…/cand/b0.7.2` → 2): a restart counts on."""
+    found: dict[Decimal, int] = {}
+    for batch in existing.batches if existing else []:
+        number = (batch.candidate or "").rpartition(".")[2]
+        if number.isdigit():
+            found[batch.batch_id] = int(number)
+    return found
+
+
 def pid_path(status_path: Path) -> Path:
     """`<status file>.pid`: the release lock, holding the running orchd's pid."""
     return status_path.with_name(status_path.name + ".pid")
@@ -210,7 +221,7 @@ async def run_release(
         client = CursorClient.from_settings(http, run_env.cursor)
         queue = merge_queue_for(plan, settings, run_env.repo_url, run_env.release_branch)
         try:
-            await queue.open()
+            await queue.open(candidate_attempts(existing))
         except GitError as exc:
             raise InputError(f"REPO_URL: the release branch cannot be set up: {exc}") from exc
         notifier = Notifier(

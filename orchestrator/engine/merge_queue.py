@@ -20,7 +20,7 @@ from pathlib import Path
 import anyio
 import structlog
 
-from orchestrator.adapters.git import GitCache
+from orchestrator.adapters.git import GitCache, GitError
 from orchestrator.core.trailers import (
     TRAILER_AGENT,
     TRAILER_BATCH,
@@ -263,6 +263,16 @@ class MergeQueue:
         if cand.merges:
             await self.git.push(cand.sha, cand.ref, expected_old=None, force=True)
 
+    async def _retire(self, cand: Candidate) -> None:
+        """Delete a candidate's scratch ref once it landed or was replaced (best effort: the
+        commits stay reachable from the release branch or the FUs' branches)."""
+        if not cand.merges:
+            return
+        try:
+            await self.git.delete_branch(cand.ref)
+        except GitError as exc:
+            self.log.info("candidate.delete_failed", candidate=cand.ref, error=str(exc))
+
     def _new_candidate(self, batch_id: Decimal) -> Candidate:
         attempt = self._attempts.get(batch_id, 0) + 1
         self._attempts[batch_id] = attempt
@@ -276,6 +286,7 @@ class MergeQueue:
         self, old: Candidate, extra: Delivery | None
     ) -> tuple[Candidate, dict[str, Conflict]]:
         """A new candidate on today's head with the same FUs, from their current branch heads."""
+        await self._retire(old)
         cand = self._new_candidate(old.batch_id)
         conflicts: dict[str, Conflict] = {}
         deliveries = [Delivery(m.fu_id, m.agent_id, m.branch) for m in old.merges]
@@ -312,10 +323,14 @@ class MergeQueue:
         if cand is not None:
             cand.stale = True
 
-    def drop(self, batch_id: Decimal) -> list[str]:
+    async def drop(self, batch_id: Decimal) -> list[str]:
         """A skip: the candidate is thrown away (the release branch never held it)."""
         cand = self._cands.pop(batch_id, None)
-        return [m.branch for m in cand.merges] if cand else []
+        if cand is None:
+            return []
+        async with self._lock:
+            await self._retire(cand)
+        return [m.branch for m in cand.merges]
 
     async def land(self, batch_id: Decimal, gate: GateFn) -> LandResult:
         """Gate the batch's candidate and fast-forward the release branch to it."""
@@ -345,6 +360,7 @@ class MergeQueue:
                         merges = tuple((m.fu_id, m.merge_sha) for m in cand.merges)
                         self.landed.update(dict(merges))
                         self._cands.pop(batch_id, None)
+                        await self._retire(cand)
                         self.log.info(
                             "batch.landed",
                             batch_id=format(batch_id, "f"),

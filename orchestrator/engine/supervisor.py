@@ -243,7 +243,7 @@ class Supervisor:
                 if answer.action == "fix":
                     await self._fix(batch, failure)
                 if answer.all_fus:
-                    self._drop_candidate(batch)
+                    await self._drop_candidate(batch)
                 to_run = [f for f in members if answer.all_fus or not self._merged_or_landed(f)]
                 for fu_id in to_run:
                     self._fus[fu_id].unsettle(keep_delivery=not answer.all_fus)
@@ -252,7 +252,7 @@ class Supervisor:
                 continue
             unsettled = [f for f in members if self._fus[f].status is not FuStatus.COMPLETED]
             if answer.action == "skip":
-                self._drop_candidate(batch)
+                await self._drop_candidate(batch)
                 kept = [b for f in unsettled if (b := self._branch_of(f))]
                 for fu_id in unsettled:
                     branch = self._branch_of(fu_id)
@@ -290,8 +290,8 @@ class Supervisor:
         for fu_id in fu_ids:
             self._fus[fu_id].settle(self._fus[fu_id].status)
 
-    def _drop_candidate(self, batch: Batch) -> list[str]:
-        branches = self.queue.drop(batch.batch_id)
+    async def _drop_candidate(self, batch: Batch) -> list[str]:
+        branches = await self.queue.drop(batch.batch_id)
         self._emit(CandidateDropped(at=self.settings.now(), batch_id=batch.batch_id))
         for fu_id in batch.feature_units:
             if fu_id in self._fus:

@@ -18,6 +18,7 @@ from weakref import WeakValueDictionary
 
 import anyio
 
+from orchestrator.adapters.threads import in_thread
 from orchestrator.adapters.git.runner import GitError, GitResult, run_git
 from orchestrator.core.trailers import parse_trailers
 
@@ -352,6 +353,18 @@ class GitCache:
         """Delete the worktree and its registration; a path already gone is fine."""
         target = _absolute(path)
         async with self._lock:
-            if await anyio.Path(target).exists():
+            if await in_thread(Path(target).exists):
                 await self._git("worktree", "remove", "--force", target)
             await self._git("worktree", "prune")
+
+    async def delete_branch(self, branch: str) -> None:
+        """Delete one of orchd's own scratch branches on the remote; already gone is fine."""
+        dst = f"refs/heads/{_plain(branch, 'branch')}"
+        async with self._lock:
+            result = await self._git("push", "--porcelain", "origin", f":{dst}", ok_codes=(0, 1))
+            if result.code == 0 or "remote ref does not exist" in result.stderr:
+                await self._git(
+                    "update-ref", "-d", f"refs/remotes/origin/{branch}", ok_codes=(0, 1)
+                )
+                return
+        raise GitError.from_result(("push", "origin", f":{dst}"), result)
