@@ -385,3 +385,27 @@ async def test_fix_sends_the_failing_log_to_the_agents_which_push_a_fix_that_lan
     fix = agent["runs"][1]["prompt"]
     assert "broken by FU-2" in fix  # the log tail
     assert sorted(first_parent_fus(origin, "release/v9.9.9")) == ["FU-1", "FU-2", "FU-3", "FU-4"]
+
+
+async def test_a_candidate_rebuilt_on_a_moved_branch_sends_its_new_conflict_to_the_agent(
+    tmp_path: Path,
+) -> None:
+    """Two independent batches deliver together; batch 0 lands first, so batch 1's candidate
+    is rebuilt on the new head, where FU-2 conflicts with FU-1: back to FU-2's agent."""
+    p = plan([fu("FU-1"), fu("FU-2")], [("0", ["FU-1"]), ("1", ["FU-2"])])
+    origin = recorded_origin(tmp_path)
+    gate = ProjectGate()
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN, git_edit="conflict")
+    )
+    ran = await run_on_fake(p, scenario, tmp_path, engine=gated(gate))
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert first_parent_fus(origin, "release/v9.9.9") == ["FU-1", "FU-2"]
+    assert ran.fu("FU-2")["conflict_rounds"] == 1
+    assert ran.stats["launches_per_fu"] == {"FU-1": 1, "FU-2": 2}
+    assert set(branch_history(origin, "release/v9.9.9")[:-1]) <= {
+        r["sha"] for r in gate.runs if r["passed"]
+    }
+    shared = remote_git(origin, "show", "release/v9.9.9:shared/conflict.txt")
+    assert "FU-1" in shared
+    assert "FU-2" in shared
