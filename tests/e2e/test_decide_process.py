@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from orchestrator.fakecursor.process import FakeCursorProcess
+from orchestrator.fakecursor.seed_repo import seed_repo
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +34,7 @@ RELEASE = "v0.1.0"
 KEY = "e2e-decide-SECRET-key-789"
 ORCHD = [sys.executable, "-m", "orchestrator"]
 PROCESS_TIMEOUT_S = 30.0
+BRANCH = f"release/{RELEASE}"
 TERMINAL_RUNS = {"FINISHED", "ERROR", "EXPIRED", "CANCELLED"}
 NO_ACCESS = {"create_error": {"status": 403, "code": "repository_access", "message": "no access"}}
 # 36000x: a simulated minute takes 1.7 ms, so every run is over by the first look at it.
@@ -87,6 +89,27 @@ def _bundle(tmp_path: Path) -> Path:
     with resources.as_file(resources.files("orchestrator").joinpath("data/demo")) as src:
         shutil.copytree(src, tmp_path / "repo")
     return tmp_path / "repo"
+
+
+def _git(remote: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", f"--git-dir={remote}", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=PROCESS_TIMEOUT_S,
+    ).stdout
+
+
+def _landed_fus(remote: Path) -> list[str]:
+    """The FUs merged on release/v0.1.0's first-parent line, from their Orchd-FU trailers."""
+    return _git(
+        remote,
+        "log",
+        "--first-parent",
+        "--format=%(trailers:key=Orchd-FU,valueonly,separator=)",
+        BRANCH,
+    ).split()
 
 
 def _status_file(repo: Path) -> Path:
@@ -156,6 +179,8 @@ def start_release(tmp_path: Path) -> Iterator[StartRelease]:
                     "wait",
                     "--on-checkpoint",
                     "continue",
+                    "--state-dir",
+                    str(tmp_path / "state"),
                     "--plain",
                 ],
                 env=env,
@@ -173,12 +198,19 @@ def start_release(tmp_path: Path) -> Iterator[StartRelease]:
             _stop(each.proc)
 
 
-def _env(url: str, **extra: str) -> dict[str, str]:
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """A throwaway bare repo holding the seed project on `main`; its tests are the gates'."""
+    seed_repo(tmp_path / "remote.git")
+    return tmp_path / "remote.git"
+
+
+def _env(url: str, remote: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "CURSOR_CLOUD_API_URL": url,
         "CURSOR_CLOUD_API_KEY": KEY,
-        "REPO_URL": "https://github.com/acme/neotoma",
+        "REPO_URL": remote.as_uri(),
         **extra,
     }
 
@@ -217,11 +249,11 @@ def _fu_statuses(data: dict[str, Any]) -> dict[str, str]:
     indirect=True,
 )
 def test_decide_abort_ends_a_waiting_release_with_exit_3_and_one_notification_per_event(
-    tmp_path: Path, fake_cursor: str, webhook: Webhook, start_release: StartRelease
+    tmp_path: Path, fake_cursor: str, webhook: Webhook, start_release: StartRelease, remote: Path
 ) -> None:
     repo = _bundle(tmp_path)
     status_file = _status_file(repo)
-    started = start_release(repo, _env(fake_cursor, ORCHD_NOTIFY_URL=webhook.url))
+    started = start_release(repo, _env(fake_cursor, remote, ORCHD_NOTIFY_URL=webhook.url))
 
     waiting = _wait_for_batch_failure(status_file, started)
     assert waiting["orchestrator"]["awaiting"]["batch_id"] == 0
@@ -260,16 +292,18 @@ def test_decide_abort_ends_a_waiting_release_with_exit_3_and_one_notification_pe
     output = started.output()
     assert KEY not in output + status_file.read_text()
     assert "T0KEN" not in output
+    # nothing landed: the release branch is still the base it was created from
+    assert _git(remote, "rev-parse", BRANCH) == _git(remote, "rev-parse", "main")
 
 
 @pytest.mark.parametrize("fake_cursor", [{"FU-105": NO_ACCESS}], indirect=True)
 def test_decide_skip_defers_the_batch_blocks_its_dependants_and_finishes_the_rest(
-    tmp_path: Path, fake_cursor: str, start_release: StartRelease
+    tmp_path: Path, fake_cursor: str, start_release: StartRelease, remote: Path
 ) -> None:
     # FU-105 is batch 4's only FU; batch 6 (FU-202, FU-205) depends on it, nothing else does.
     repo = _bundle(tmp_path)
     status_file = _status_file(repo)
-    started = start_release(repo, _env(fake_cursor))
+    started = start_release(repo, _env(fake_cursor, remote))
 
     waiting = _wait_for_batch_failure(status_file, started)
     assert waiting["orchestrator"]["awaiting"]["batch_id"] == 4
@@ -296,3 +330,102 @@ def test_decide_skip_defers_the_batch_blocks_its_dependants_and_finishes_the_res
     stats = _fake_stats(fake_cursor)
     assert stats["launches_per_fu"] == dict.fromkeys(statuses, 1)
     assert "blocked: dependency FU-105 is deferred" in started.stdout.read_text()
+    # the release branch holds every landed FU once, and never the deferred or blocked ones
+    assert sorted(_landed_fus(remote)) == sorted(data["completed_fus"])
+
+
+def _fake_git(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/_fake/git", timeout=5) as resp:
+        data: dict[str, Any] = json.load(resp)
+    return data
+
+
+# FU-101's agent breaks the project's tests (tests/run.sh) and undoes that on a follow-up.
+@pytest.mark.parametrize(
+    "fake_cursor",
+    [{"FU-101": {"git_edit": "break_tests", "fix_on_follow_up": True}}],
+    indirect=True,
+)
+def test_decide_fix_sends_the_failing_log_to_the_agents_and_lands_the_fixed_batch(
+    tmp_path: Path, fake_cursor: str, start_release: StartRelease, remote: Path
+) -> None:
+    # batch 2 is FU-101 and FU-102; its gate runs the seed project's tests in a worktree of the
+    # candidate that merges both, and fails on FU-101's change.
+    repo = _bundle(tmp_path)
+    status_file = _status_file(repo)
+    started = start_release(repo, _env(fake_cursor, remote))
+
+    waiting = _wait_for_batch_failure(status_file, started)
+    assert waiting["orchestrator"]["awaiting"]["batch_id"] == 2
+    batch = next(b for b in waiting["batches"] if b["batch_id"] == 2)
+    assert batch["gate"]["status"] == "failed"
+    assert "failed" in {t["status"] for t in batch["gate"]["tests"]}
+    # the failed candidate never reached the release branch
+    held = _landed_fus(remote)
+    assert "FU-101" not in held
+    assert "FU-102" not in held
+    assert "broken by" not in _git(remote, "show", f"{BRANCH}:tests/run.sh")
+
+    decided = _decide(repo, "fix")
+    code = started.proc.wait(timeout=PROCESS_TIMEOUT_S)
+
+    assert decided.returncode == 0, decided.stderr
+    assert code == 0, started.output()
+    data = json.loads(status_file.read_text())
+    assert data["orchestrator"]["status"] == "completed"
+    assert [
+        (d["kind"], d["batch_id"], d["action"])
+        for d in data["decisions"]
+        if d["kind"] == "batch_failure"
+    ] == [("batch_failure", 2, "fix")]
+    assert set(_fu_statuses(data).values()) == {"completed"}
+    batch = next(b for b in data["batches"] if b["batch_id"] == 2)
+    assert batch["gate"]["status"] == "passed"
+    # FU-101's own agent got a follow-up with the failing test's output, and fixed its branch
+    (agent,) = [a for a in _fake_git(fake_cursor)["agents"] if a["fu"] == "FU-101"]
+    assert len(agent["runs"]) == 2
+    assert "broken by FU-101" in agent["runs"][1]["prompt"]
+    # the release branch: every FU once, and the project's tests as they were on main
+    assert sorted(_landed_fus(remote)) == sorted(data["completed_fus"])
+    assert len(data["completed_fus"]) == 28
+    assert _git(remote, "show", f"{BRANCH}:tests/run.sh") == _git(
+        remote, "show", "main:tests/run.sh"
+    )
+
+
+@pytest.mark.parametrize(
+    "fake_cursor",
+    [{"FU-101": {"git_edit": "break_tests", "fix_on_follow_up": False}}],
+    indirect=True,
+)
+def test_decide_skip_after_a_failed_gate_keeps_the_branches_off_the_release_branch(
+    tmp_path: Path, fake_cursor: str, start_release: StartRelease, remote: Path
+) -> None:
+    repo = _bundle(tmp_path)
+    status_file = _status_file(repo)
+    started = start_release(repo, _env(fake_cursor, remote))
+
+    waiting = _wait_for_batch_failure(status_file, started)
+    assert waiting["orchestrator"]["awaiting"]["batch_id"] == 2
+    decided = _decide(repo, "skip")
+    code = started.proc.wait(timeout=PROCESS_TIMEOUT_S)
+
+    assert decided.returncode == 0, decided.stderr
+    assert code == 1, started.output()  # dependants were blocked: not every FU landed
+    data = json.loads(status_file.read_text())
+    statuses = _fu_statuses(data)
+    assert (statuses["FU-101"], statuses["FU-102"]) == ("deferred", "deferred")
+    blocked = {fu for fu, status in statuses.items() if status == "blocked"}
+    assert {"FU-103", "FU-105", "FU-058"} <= blocked
+    # blocked dependants were never launched
+    assert not blocked & set(_fake_stats(fake_cursor)["launches_per_fu"])
+    # the deferred FUs' branches are kept on the remote for a human; the release branch never
+    # held them, nor the broken test script
+    fus = {fu["fu_id"]: fu for b in data["batches"] for fu in b["feature_units"]}
+    for fu_id in ("FU-101", "FU-102"):
+        branch = fus[fu_id]["delivered_branch"] or fus[fu_id]["branch"]
+        assert _git(remote, "rev-parse", f"refs/heads/{branch}").strip()
+    landed = _landed_fus(remote)
+    assert sorted(landed) == sorted(data["completed_fus"])
+    assert not {"FU-101", "FU-102"} & set(landed)
+    assert "broken by" not in _git(remote, "show", f"{BRANCH}:tests/run.sh")
