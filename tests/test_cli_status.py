@@ -54,8 +54,8 @@ def _table_rows(stdout: str) -> dict[str, str]:
     rows: dict[str, str] = {}
     for line in stdout.splitlines():
         cells = [cell.strip() for cell in line.split("│")]
-        if len(cells) > 3 and cells[2].startswith("FU-"):
-            rows[cells[2]] = cells[3]
+        if len(cells) > 2 and cells[1].startswith("FU-"):
+            rows[cells[1]] = cells[2]
     return rows
 
 
@@ -120,3 +120,129 @@ def test_status_refuses_a_path_as_release_id(tmp_path: Path) -> None:
     result = _status("../releases/x", "--repo-root", str(tmp_path / "docs"))
     assert result.exit_code == 2
     assert "not a version-like release id" in result.stderr
+
+
+# A status file orchd writes once FUs land on a release branch (sha fields are full 40 hex).
+HEAD = "4f1c2a9b7e3d5a6b7c8d9e0f1a2b3c4d5e6f7a8b"
+MERGE = "c0ffee1234567890abcdef1234567890abcdef12"
+KEPT = "cursor/fu-202-search-index-51aa"
+RELEASE_FILE = {
+    "release_id": "v0.3.0",
+    "orchestrator": {"agent_id": "orch-1", "status": "failed", "current_batch": 1},
+    "integration_branch": "release/v0.3.0",
+    "integration_sha": HEAD,
+    "base_branch": "main",
+    "completed_fus": ["FU-201"],
+    "batches": [
+        {
+            "batch_id": 0,
+            "status": "completed",
+            "landed_sha": HEAD,
+            "gate": {"status": "no_tests", "tests": []},
+            "feature_units": [
+                {
+                    "fu_id": "FU-201",
+                    "status": "completed",
+                    "attempts": 1,
+                    "duration_s": 300,
+                    "branch": "cursor/fu-201-auth-4e2a",
+                    "delivered_branch": "cursor/fu-201-auth-4e2a",
+                    "delivered_sha": "e" * 40,
+                    "merge_commit": MERGE,
+                    "landed_at": "2026-11-30T10:20:00Z",
+                }
+            ],
+        },
+        {
+            "batch_id": 1,
+            "status": "skipped",
+            "gate": {"status": "failed", "tests": [{"id": "IT-007", "status": "failed"}]},
+            "feature_units": [
+                {
+                    "fu_id": "FU-202",
+                    "status": "deferred",
+                    "attempts": 1,
+                    "branch": KEPT,
+                    "delivered_branch": KEPT,
+                    "error": f"deferred: batch skipped (IT-007 failed); its branch {KEPT} is kept",
+                }
+            ],
+        },
+    ],
+}
+release_fields_read = pytest.mark.xfail(
+    strict=True,
+    reason="core/status_normalise.py drops the release-branch fields (integration_branch, "
+    "integration_sha, base_branch, landed_sha, candidate, merge_commit, delivered_branch) when "
+    "it reads a status file; remove this mark once it keeps them",
+)
+
+
+def _release_branch_status(tmp_path: Path) -> Result:
+    folder = tmp_path / "docs/releases/in_progress/v0.3.0"
+    folder.mkdir(parents=True)
+    (folder / "agent_status.json").write_text(json.dumps(RELEASE_FILE, indent=2))
+    return _status("v0.3.0", "--repo-root", str(tmp_path))
+
+
+def _row(stdout: str, key: str) -> list[str]:
+    """The cells of an FU's row (`FU-201`) or of a batch's row in the batch table (`0`)."""
+    for line in stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) < 3:
+            continue
+        if cells[1] == key or (cells[0] == key and not cells[1].startswith("FU-")):
+            return cells
+    raise AssertionError(f"no row for {key} in:\n{stdout}")
+
+
+def test_status_shows_a_gate_with_no_tests_as_passed_with_no_tests_ran(tmp_path: Path) -> None:
+    result = _release_branch_status(tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("v0.3.0 — failed (batch 1)\n")
+    assert _row(result.stdout, "0")[1:3] == ["completed", "passed (no tests ran)"]
+    assert _row(result.stdout, "1")[1:3] == ["skipped", "failed: IT-007"]
+
+
+def test_status_lists_a_deferred_fus_kept_branch(tmp_path: Path) -> None:
+    result = _release_branch_status(tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert _row(result.stdout, "FU-202")[2] == "deferred"
+    assert _row(result.stdout, "FU-202")[5:] == [KEPT, "branch kept"]
+    assert f"FU-202: deferred: batch skipped (IT-007 failed); its branch {KEPT} is kept" in (
+        result.stdout.splitlines()
+    )
+
+
+def test_status_table_stays_within_100_columns_when_asked(tmp_path: Path) -> None:
+    folder = tmp_path / "docs/releases/in_progress/v0.3.0"
+    folder.mkdir(parents=True)
+    (folder / "agent_status.json").write_text(json.dumps(RELEASE_FILE))
+    result = CliRunner().invoke(
+        app, ["status", "v0.3.0", "--repo-root", str(tmp_path)], env={"COLUMNS": "100"}
+    )
+    assert result.exit_code == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if "│" in line or "┃" in line]
+    assert table
+    assert max(len(line) for line in table) <= 100
+    assert _row(result.stdout, "FU-201")[5] == "cursor/fu-201-auth-4e2a"
+
+
+@release_fields_read
+def test_status_names_the_release_branch_and_its_head(tmp_path: Path) -> None:
+    result = _release_branch_status(tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1] == (
+        "release branch release/v0.3.0 at 4f1c2a9b7e3d (base main)"
+    )
+
+
+@release_fields_read
+def test_status_shows_a_landed_fus_short_merge_commit_and_the_batchs_landed_sha(
+    tmp_path: Path,
+) -> None:
+    result = _release_branch_status(tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert _row(result.stdout, "FU-201")[2] == "completed"
+    assert _row(result.stdout, "FU-201")[-1] == "c0ffee123456"
+    assert _row(result.stdout, "0")[-1] == "4f1c2a9b7e3d"

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import anyio
 import typer
 
-from orchestrator.adapters.console import ProgressView, status_table
+from orchestrator.adapters.console import ProgressView, status_report
 from orchestrator.adapters.logging import configure_logging
 from orchestrator.adapters.release_loader import (
     RELEASE_ID_RE,
@@ -193,7 +193,7 @@ def status(
     release_dir: ReleaseDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the file as it is.")] = False,
 ) -> None:
-    """Show a release's agent_status.json as a table (or raw with --json)."""
+    """Show a release's status: its release branch, each FU and batch (or the raw file, --json)."""
     try:
         path = locate_status_file(release_id, repo_root, release_dir)
     except OrchdError as exc:
@@ -217,7 +217,7 @@ def status(
     except OrchdError as exc:
         raise fail(exc) from None
     view = ProgressView(live=False)
-    view.console.print(status_table(snapshot))
+    view.console.print(status_report(snapshot))
     pid = running_orchd(path)
     if pid is not None:
         typer.echo(f"orchd (pid {pid}) is running this release")
