@@ -1,4 +1,5 @@
-"""`orchd doctor`: check the environment and the Cursor key before a release, one line per check.
+"""`orchd doctor`: check the environment, git, the remote and the Cursor key before a release,
+one line per check.
 
 Prints what is wrong and how to fix it, never the key itself. Exit 0 when all checks pass, else 2.
 """
@@ -24,11 +25,14 @@ from orchestrator.adapters.cursor.settings import (
     check_base_url,
     client_settings_from_env,
 )
+from orchestrator.adapters.git import MIN_GIT, GitError, git_version, run_git
 from orchestrator.core.backoff import BackoffPolicy
 from orchestrator.errors import ExitCode, InputError
 
 ENV_REPO = "REPO_URL"
 ENV_BRANCH = "RELEASE_BRANCH"
+DEFAULT_BRANCH = "main"  # what `orchd start` uses when RELEASE_BRANCH is not set
+LS_REMOTE_TIMEOUT_S = 30.0
 
 # Doctor is interactive: a few quick retries, never minutes of waiting.
 _DOCTOR_BACKOFF = BackoffPolicy(max_attempts=3, initial_delay_s=0.5, max_total_s=15.0)
@@ -46,13 +50,32 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
 
 
+def is_local_repo(value: str) -> bool:
+    """A `file://` URL or a filesystem path: a repo on this machine (the fake Cursor's agents
+    work on one; real Cursor agents need an https URL)."""
+    return value.startswith(("file://", "/", "./", "../"))
+
+
 def check_repo_url(value: str) -> str | None:
-    """What is wrong with REPO_URL, or None: it must be an https git URL without credentials."""
+    """What is wrong with REPO_URL, or None: an https git URL without credentials, or a local
+    repository (a path or a `file://` URL)."""
+    if is_local_repo(value):
+        if value.startswith("file://"):
+            parts = urlsplit(value)
+            if parts.netloc not in {"", "localhost"} or not parts.path.startswith("/"):
+                return "a file:// URL must name a local path: file:///path/to/repo.git"
+        return None
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname:
-        return "must be an https URL such as https://github.com/org/repo"
+        return (
+            "must be an https URL such as https://github.com/org/repo "
+            "(or a local repo: /path/to/repo.git or file:///path/to/repo.git)"
+        )
     if parts.username or parts.password:
-        return "must not contain credentials (Cursor uses its GitHub app)"
+        return (
+            "must not contain credentials (Cursor uses its GitHub app; orchd pushes with the "
+            "host's git credentials, e.g. a credential helper)"
+        )
     if parts.query or parts.fragment or not _REPO_PATH.match(parts.path):
         return "must name a repository: https://<host>/<owner>/<repo>"
     return None
@@ -80,18 +103,101 @@ def _check_env(env: Mapping[str, str]) -> list[Check]:
     )
     repo = env.get(ENV_REPO, "").strip()
     problem = check_repo_url(repo) if repo else "is not set (e.g. https://github.com/org/repo)"
+    if problem is None and is_local_repo(repo):
+        repo += " (a local repo: only `orchd fake-cursor` agents can work on it)"
     checks.append(Check(ENV_REPO, problem is None, problem or repo))
     branch = env.get(ENV_BRANCH, "").strip()
-    problem = check_branch(branch) if branch else "is not set (the branch agents start from)"
-    checks.append(Check(ENV_BRANCH, problem is None, problem or branch))
+    if branch:
+        problem = check_branch(branch)
+        checks.append(Check(ENV_BRANCH, problem is None, problem or branch))
+    else:
+        checks.append(
+            Check(ENV_BRANCH, True, f"not set: {DEFAULT_BRANCH} (the release branch's base)")
+        )
+    return checks
+
+
+def _version(parts: tuple[int, ...]) -> str:
+    return ".".join(map(str, parts))
+
+
+async def _check_git() -> Check:
+    try:
+        found = await git_version()
+    except GitError as exc:
+        return Check("git", False, f"{exc} (orchd needs git {_version(MIN_GIT)} or newer)")
+    if found < MIN_GIT:
+        return Check(
+            "git", False, f"{_version(found)} is too old (orchd needs {_version(MIN_GIT)}+)"
+        )
+    return Check("git", True, f"{_version(found)} (needs {_version(MIN_GIT)}+)")
+
+
+async def _check_remote(env: Mapping[str, str], *, git_ok: bool) -> list[Check]:
+    """The remote answers `git ls-remote` with the host's credentials, and has the base branch.
+    Never prints REPO_URL's userinfo (refused above anyway) and never prompts."""
+    repo = env.get(ENV_REPO, "").strip()
+    branch = env.get(ENV_BRANCH, "").strip() or DEFAULT_BRANCH
+    unusable = [
+        name
+        for name, bad in (
+            ("git", not git_ok),
+            (ENV_REPO, not repo or check_repo_url(repo) is not None),
+            (ENV_BRANCH, check_branch(branch) is not None),
+        )
+        if bad
+    ]
+    if unusable:
+        why = f"{' and '.join(unusable)} {'is' if len(unusable) == 1 else 'are'} not usable"
+        return [
+            Check("remote", False, f"not checked: {why}"),
+            Check("release base branch", False, f"not checked: {why}"),
+        ]
+    try:
+        result = await run_git(
+            ["ls-remote", "--heads", "--", repo],
+            cwd=None,
+            timeout_s=LS_REMOTE_TIMEOUT_S,
+        )
+    except GitError as exc:
+        return [
+            Check(
+                "remote",
+                False,
+                f"{exc} (orchd pushes the release branch with this host's git credentials: "
+                "check access with `git ls-remote <REPO_URL>`)",
+            ),
+            Check("release base branch", False, "not checked: the remote did not answer"),
+        ]
+    heads = {
+        line.split("\t", 1)[1].removeprefix("refs/heads/")
+        for line in result.stdout.splitlines()
+        if "\t" in line
+    }
+    checks = [Check("remote", True, f"answers git ls-remote ({len(heads)} branch(es))")]
+    if branch in heads:
+        checks.append(Check("release base branch", True, f"{branch} exists on the remote"))
+    else:
+        checks.append(
+            Check(
+                "release base branch",
+                False,
+                f"{branch} is not a branch of the remote (set {ENV_BRANCH} to the branch the "
+                "release starts from)",
+            )
+        )
     return checks
 
 
 async def run_checks(
     env: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None
 ) -> list[Check]:
-    """All checks in order; the API check runs only when URL and key are usable."""
+    """All checks in order: env, git, the remote (ls-remote, the base branch), then the API
+    check, which runs only when URL and key are usable."""
     checks = _check_env(env)
+    git = await _check_git()
+    checks.append(git)
+    checks.extend(await _check_remote(env, git_ok=git.ok))
     try:
         settings = client_settings_from_env(env)
     except InputError as exc:
@@ -110,7 +216,7 @@ async def run_checks(
 
 
 def doctor() -> None:
-    """Check env (Cursor URL and key, repo URL, release branch) and the key via GET /v1/me."""
+    """Check env, git (2.38+), that REPO_URL answers and has RELEASE_BRANCH, and the key."""
     checks = anyio.run(run_checks, dict(os.environ))
     for check in checks:
         typer.echo(check.render())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 import respx
@@ -15,6 +17,7 @@ from orchestrator.adapters.cursor.settings import (
 from orchestrator.cli import app
 from orchestrator.cli.doctor import check_branch, check_repo_url, run_checks
 from orchestrator.errors import InputError
+from orchestrator.fakecursor.seed_repo import seed_repo
 from tests.cursor.conftest import API_KEY, ROOT, error_json
 
 GOOD_ENV = {
@@ -24,6 +27,19 @@ GOOD_ENV = {
     "RELEASE_BRANCH": "release/v0.2.0",
 }
 ME = {"apiKeyName": "ci key", "createdAt": "2026-01-01T00:00:00Z", "userEmail": "dev@example.com"}
+
+
+@pytest.fixture
+def local_env(tmp_path: Path) -> dict[str, str]:
+    """GOOD_ENV on a seeded local repo (branch `main`): doctor's git checks never leave the box."""
+    return {**GOOD_ENV, "REPO_URL": seed_repo(tmp_path / "remote.git"), "RELEASE_BRANCH": "main"}
+
+
+async def _doctor(env: dict[str, str], status: int = 200, body: object = ME) -> list[str]:
+    with respx.MockRouter(base_url=ROOT) as router:
+        router.get("/v1/me").respond(status, json=body)
+        checks = await run_checks(env, transport=httpx.MockTransport(router.async_handler))
+    return [c.render() for c in checks]
 
 
 @pytest.mark.parametrize(
@@ -78,6 +94,14 @@ async def test_http_client_has_explicit_timeouts() -> None:
         ("http://github.com/org/repo", False),
         ("https://token@github.com/org/repo", False),
         ("https://github.com/org", False),
+        ("https://user:tok@github.com/org/repo", False),
+        ("ssh://git@github.com/org/repo.git", False),
+        # a local repository (what the fake Cursor's agents and the demo work on)
+        ("/srv/git/neotoma.git", True),
+        ("./remote.git", True),
+        ("file:///srv/git/neotoma.git", True),
+        ("file://localhost/srv/git/neotoma.git", True),
+        ("file://fileserver/srv/git/neotoma.git", False),
     ],
 )
 def test_repo_url_shape(url: str, ok: bool) -> None:
@@ -93,27 +117,92 @@ def test_branch_name_shape(branch: str, ok: bool) -> None:
 
 
 @pytest.mark.asyncio
-async def test_doctor_passes_with_good_env_and_accepted_key() -> None:
-    with respx.MockRouter(base_url=ROOT) as router:
-        router.get("/v1/me").respond(200, json=ME)
-        checks = await run_checks(GOOD_ENV, transport=httpx.MockTransport(router.async_handler))
-    assert all(c.ok for c in checks), [c.render() for c in checks]
-    assert checks[-1].render() == "ok    Cursor API key: accepted: key 'ci key' of dev@example.com"
+async def test_doctor_passes_with_good_env_git_remote_and_accepted_key(
+    local_env: dict[str, str],
+) -> None:
+    lines = await _doctor(local_env)
+    assert all(line.startswith("ok  ") for line in lines), lines
+    assert lines[2] == (
+        f"ok    REPO_URL: {local_env['REPO_URL']} "
+        "(a local repo: only `orchd fake-cursor` agents can work on it)"
+    )
+    assert lines[4].startswith("ok    git: 2.")
+    assert lines[4].endswith("(needs 2.38.0+)")
+    assert lines[5] == "ok    remote: answers git ls-remote (1 branch(es))"
+    assert lines[6] == "ok    release base branch: main exists on the remote"
+    assert lines[-1] == "ok    Cursor API key: accepted: key 'ci key' of dev@example.com"
 
 
 @pytest.mark.asyncio
 async def test_doctor_reports_each_problem_on_its_own_line_without_the_key() -> None:
     env = {**GOOD_ENV, "REPO_URL": "git@github.com:org/repo.git"}
     del env["RELEASE_BRANCH"]
-    with respx.MockRouter(base_url=ROOT) as router:
-        router.get("/v1/me").respond(401, json=error_json("unauthorized", f"bad key {API_KEY}"))
-        checks = await run_checks(env, transport=httpx.MockTransport(router.async_handler))
-    lines = [c.render() for c in checks]
-    assert [c.ok for c in checks] == [True, True, False, False, False]
+    lines = await _doctor(env, 401, error_json("unauthorized", f"bad key {API_KEY}"))
+    assert [line[:4] for line in lines] == ["ok  ", "ok  ", "FAIL", "ok  ", "ok  "] + ["FAIL"] * 3
     assert lines[2].startswith("FAIL  REPO_URL: must be an https URL")
-    assert lines[3] == "FAIL  RELEASE_BRANCH: is not set (the branch agents start from)"
-    assert "unauthorized" in lines[4]
+    # unset, `orchd start` cuts the release branch from main: so does doctor's check
+    assert lines[3] == "ok    RELEASE_BRANCH: not set: main (the release branch's base)"
+    assert lines[5] == "FAIL  remote: not checked: REPO_URL is not usable"
+    assert "unauthorized" in lines[7]
     assert all(API_KEY not in line for line in lines)
+
+
+@pytest.mark.asyncio
+async def test_doctor_refuses_credentials_in_the_repo_url_without_showing_or_using_them() -> None:
+    # loopback, and never contacted: the URL is refused before any git command
+    env = {**GOOD_ENV, "REPO_URL": "https://x-access-token:ghp_S3CRET@127.0.0.1:9/org/repo"}
+    lines = await _doctor(env)
+    assert lines[2].startswith("FAIL  REPO_URL: must not contain credentials")
+    assert "host's git credentials" in lines[2]
+    assert lines[5].startswith("FAIL  remote: not checked")
+    assert all("S3CRET" not in line for line in lines)
+
+
+@pytest.mark.asyncio
+async def test_doctor_names_a_release_branch_the_remote_does_not_have(
+    local_env: dict[str, str],
+) -> None:
+    lines = await _doctor({**local_env, "RELEASE_BRANCH": "develop"})
+    assert lines[5] == "ok    remote: answers git ls-remote (1 branch(es))"
+    assert lines[6] == (
+        "FAIL  release base branch: develop is not a branch of the remote "
+        "(set RELEASE_BRANCH to the branch the release starts from)"
+    )
+
+
+@pytest.mark.asyncio
+async def test_doctor_says_when_the_remote_does_not_answer(
+    tmp_path: Path, local_env: dict[str, str]
+) -> None:
+    missing = (tmp_path / "nothing-here.git").as_uri()
+    lines = await _doctor({**local_env, "REPO_URL": missing})
+    assert lines[5].startswith("FAIL  remote: git ls-remote failed (exit 128)")
+    assert "git credentials" in lines[5]
+    assert lines[6] == "FAIL  release base branch: not checked: the remote did not answer"
+
+
+@pytest.mark.asyncio
+async def test_doctor_without_git_says_so_and_skips_the_remote(
+    tmp_path: Path, local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    lines = await _doctor(local_env)
+    assert lines[4] == "FAIL  git: git is not installed (orchd needs git 2.38.0 or newer)"
+    assert lines[5] == "FAIL  remote: not checked: git is not usable"
+    assert lines[-1].startswith("ok    Cursor API key")
+
+
+@pytest.mark.asyncio
+async def test_doctor_refuses_a_git_older_than_2_38(
+    local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def old_git() -> tuple[int, int, int]:
+        return (2, 34, 1)
+
+    monkeypatch.setattr("orchestrator.cli.doctor.git_version", old_git)
+    lines = await _doctor(local_env)
+    assert lines[4] == "FAIL  git: 2.34.1 is too old (orchd needs 2.38.0+)"
+    assert lines[5] == "FAIL  remote: not checked: git is not usable"
 
 
 def test_doctor_command_exits_2_and_names_missing_variables(
