@@ -45,6 +45,8 @@ _FU_STATUS_ALIASES = {
     "queued": FuStatus.PENDING,
 }
 _NOT_WRITTEN_BY_ORCHD = {FuStatus.BLOCKED, FuStatus.DEFERRED}
+# how orchd words the reason it records with those statuses (workers write their own)
+_ORCHD_REASONS = ("blocked: dependency", "deferred: batch skipped", "deferred by the manifest")
 _FU_FIELDS = set(FuEntry.model_fields)
 _BATCH_FIELDS = set(BatchEntry.model_fields)
 _ORCH_FIELDS = set(OrchestratorEntry.model_fields)
@@ -122,14 +124,15 @@ def _extras(raw: dict[str, Any], known: set[str]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if isinstance(k, str) and k not in known}
 
 
-def _fu_status(value: Any, where: str, notes: _Notes) -> str:
+def _fu_status(value: Any, where: str, notes: _Notes, *, explained: bool = False) -> str:
+    """`explained`: the entry carries the reason orchd writes with `blocked` and `deferred`."""
     if not isinstance(value, str):
         notes.add(where, f"status {_short(value)} is not text; read as pending")
         return FuStatus.PENDING.value
     lowered = value.strip().lower()
     if lowered in {s.value for s in FuStatus}:
         status = FuStatus(lowered)
-        if status in _NOT_WRITTEN_BY_ORCHD:
+        if status in _NOT_WRITTEN_BY_ORCHD and not explained:
             notes.add(where, f"status {value!r} was written by a worker or by hand, not by orchd")
         elif lowered != value:
             notes.add(where, f"status {value!r} normalised to {lowered!r}")
@@ -173,7 +176,12 @@ def _fu(raw: Any, where: str, notes: _Notes) -> FuEntry | None:
     data.update(
         fu_id=fu_id,
         worker_agent_id=agent,
-        status=_fu_status(raw.get("status", "pending"), where, notes),
+        status=_fu_status(
+            raw.get("status", "pending"),
+            where,
+            notes,
+            explained=str(raw.get("error") or "").startswith(_ORCHD_REASONS),
+        ),
         progress=progress,
         attempts=max(attempts, 0),
         started_at=_timestamp(raw.get("started_at"), f"{where}.started_at", notes),
@@ -183,6 +191,12 @@ def _fu(raw: Any, where: str, notes: _Notes) -> FuEntry | None:
     )
     for name in ("run_id", "priority", "risk_level", "branch", "pr_url", "error", "summary"):
         data[name] = _text(raw.get(name), f"{where}.{name}", notes)
+    for name in ("base_sha", "delivered_branch", "delivered_sha", "merge_commit"):
+        data[name] = _text(raw.get(name), f"{where}.{name}", notes)
+    data["landed_at"] = _timestamp(raw.get("landed_at"), f"{where}.landed_at", notes)
+    rounds = raw.get("conflict_rounds", 0)
+    valid = isinstance(rounds, int) and not isinstance(rounds, bool)
+    data["conflict_rounds"] = rounds if valid else 0
     return _build(FuEntry, data, where, notes)
 
 
@@ -232,6 +246,8 @@ def _batch(raw: Any, index: int, notes: _Notes) -> BatchEntry | None:
         feature_units=fus,
         gate=gate,
     )
+    for name in ("candidate", "candidate_sha", "landed_sha"):
+        data[name] = _text(raw.get(name), f"{where}.{name}", notes)
     return _build(BatchEntry, data, where, notes)
 
 
@@ -343,6 +359,8 @@ def normalise_status(raw: Any) -> tuple[StatusFile, list[str]]:
         errors=[_error(item, i, notes) for i, item in enumerate(errors_raw)],
         completed_fus=_completed(raw.get("completed_fus"), notes),
     )
+    for name in ("integration_branch", "integration_sha", "base_branch"):
+        data[name] = _text(raw.get(name), name, notes)
     status = _build(StatusFile, data, "agent_status.json", notes)
     _cross_check(status, notes)
     return status, notes.items
