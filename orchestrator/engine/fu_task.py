@@ -342,9 +342,15 @@ class FuDriver:
             log_.info("run.finished", duration_ms=final.duration_ms, branch=facts.branch)
             branch = facts.branch or (self.delivered.branch if self.delivered else None)
             sha = await self.queue.branch_sha(branch) if branch else None
-            if branch is None or sha is None:
-                log_.warning("run.no_branch", branch=branch)
-                what = f"branch {branch} is not on the remote" if branch else "no branch reported"
+            if branch is None or sha is None or (self.delivered is None and sha == self.base_sha):
+                log_.warning("run.no_branch", branch=branch, sha=sha)
+                what = (
+                    "no branch reported"
+                    if branch is None
+                    else f"branch {branch} is not on the remote"
+                    if sha is None
+                    else f"branch {branch} has no commit beyond its starting point"
+                )
                 return AttemptFailure(FailureKind.NO_BRANCH, f"no branch pushed ({what})")
             self.branch = branch
             self.delivered = Delivery(self.unit.id, final.agent_id, branch)

@@ -232,7 +232,7 @@ class MergeQueue:
         check = await self.git.merge_check(cand.sha, fu_sha)
         if not check.clean or check.tree is None:
             await self._publish(cand)  # the agent must be able to fetch what it merges
-            return Conflict(check.conflicts, cand.sha, cand.ref)
+            return Conflict(check.conflicts, cand.sha, self._ref_of(cand))
         message = merge_message(
             f"Merge {delivery.fu_id} ({delivery.branch}) into {self.branch}",
             f"Batch {format(cand.batch_id, 'f')} candidate {cand.attempt} of release "
@@ -257,6 +257,11 @@ class MergeQueue:
             candidate=cand.ref,
         )
         return Merged(merge_sha, cand.ref, merge_sha)
+
+    def _ref_of(self, cand: Candidate) -> str:
+        """Where the remote has the candidate: its own ref, or the release branch itself while
+        nothing is merged into it yet."""
+        return cand.ref if cand.merges else self.branch
 
     async def _publish(self, cand: Candidate) -> None:
         """Push the candidate to its scratch ref: agents start from it or merge it."""
@@ -295,13 +300,13 @@ class MergeQueue:
         for delivery in deliveries:
             fu_sha = await self.git.remote_sha(delivery.branch)
             if fu_sha is None:
-                conflicts[delivery.fu_id] = Conflict((), cand.sha, cand.ref)
+                conflicts[delivery.fu_id] = Conflict((), cand.sha, self._ref_of(cand))
                 continue
             result = await self._merge_one(cand, delivery, fu_sha)
             if isinstance(result, Conflict):
                 conflicts[delivery.fu_id] = result
         for fu_id, conflict in list(conflicts.items()):  # all against the final candidate
-            conflicts[fu_id] = Conflict(conflict.files, cand.sha, cand.ref)
+            conflicts[fu_id] = Conflict(conflict.files, cand.sha, self._ref_of(cand))
         if conflicts:
             await self._publish(cand)
             self.log.info(

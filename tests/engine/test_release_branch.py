@@ -409,3 +409,30 @@ async def test_a_candidate_rebuilt_on_a_moved_branch_sends_its_new_conflict_to_t
     shared = remote_git(origin, "show", "release/v9.9.9:shared/conflict.txt")
     assert "FU-1" in shared
     assert "FU-2" in shared
+
+
+async def test_a_run_that_pushes_no_branch_is_a_failed_attempt_and_is_retried(
+    tmp_path: Path,
+) -> None:
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    origin = recorded_origin(tmp_path)
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN),
+        fus={"FU-1": FuBehaviour(push_nothing_first_runs=1)},
+    )
+    ran = await run_on_fake(p, scenario, tmp_path, engine=gated(ProjectGate()))
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.fu("FU-1")["attempts"] == 2
+    assert ran.stats["launches_per_fu"] == {"FU-1": 2}
+    assert first_parent_fus(origin, "release/v9.9.9") == ["FU-1"]
+
+
+async def test_an_fu_that_never_pushes_needs_a_human_and_nothing_lands(tmp_path: Path) -> None:
+    p = plan([fu("FU-1", priority="P2")], [("0", ["FU-1"])])
+    origin = recorded_origin(tmp_path)
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN, git_edit="none"))
+    ran = await run_on_fake(p, scenario, tmp_path, decider=PolicyDecider(on_batch_failure="fail"))
+    assert ran.outcome.status is ReleaseStatus.FAILED
+    assert ran.fu("FU-1")["status"] == "needs_human"
+    assert "no branch pushed" in ran.fu("FU-1")["error"]
+    assert first_parent_fus(origin, "release/v9.9.9") == []
