@@ -170,6 +170,8 @@ RELEASE_FILE = {
         },
     ],
 }
+
+
 def _release_branch_status(tmp_path: Path) -> Result:
     folder = tmp_path / "docs/releases/in_progress/v0.3.0"
     folder.mkdir(parents=True)

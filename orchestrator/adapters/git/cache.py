@@ -18,8 +18,8 @@ from weakref import WeakValueDictionary
 
 import anyio
 
-from orchestrator.adapters.threads import in_thread
 from orchestrator.adapters.git.runner import GitError, GitResult, run_git
+from orchestrator.adapters.threads import in_thread
 from orchestrator.core.trailers import parse_trailers
 
 ORIGIN_REFSPEC = "+refs/heads/*:refs/remotes/origin/*"
