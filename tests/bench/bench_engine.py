@@ -1,8 +1,11 @@
 """`make bench`: one orchd process driving N concurrent agents against the fake over loopback.
 
-The fake runs in its own process (so orchd's CPU is measured alone). Prints wall time, orchd's
-CPU time, peak RSS, requests and status-file writes per run, over several repetitions with the
-spread, because these machines are noisy. Not a test: nothing asserts a speed.
+The fake runs in its own process (so orchd's CPU is measured alone). Each repetition seeds a
+throwaway local repo: the fake agents clone it and push a branch each, and orchd merges all of
+them into the release branch (one batch, one candidate, no integration tests), so the figures
+include the merge queue. Prints wall time, orchd's CPU time (and its git children's), peak RSS,
+per run, over several repetitions with the spread, because these machines are noisy. Not a test:
+nothing asserts a speed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from orchestrator.adapters.logging import configure_logging
 from orchestrator.daemon import RunEnv, run_release
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.fakecursor.process import FakeCursorProcess
+from orchestrator.fakecursor.seed_repo import seed_repo
 from orchestrator.models.release import Batch, FeatureUnit, Limits, ReleasePlan
 
 KEY = "bench-key"
@@ -48,11 +52,13 @@ def _once(n: int, duration_s: float, stream: bool, workdir: Path) -> dict[str, f
         f"time_scale: {3600 / duration_s}\nheartbeat_interval_s: 120\n"
         "defaults: {creating_s: 60, duration_s: 3600, tool_calls: 5}\n"
     )
+    repo_url = seed_repo(workdir / "remote.git", project="bench")
     fake = FakeCursorProcess(api_key=KEY, scenario=scenario)
     url = fake.url
     try:
         settings = EngineSettings(
-            repo_url="https://github.com/acme/bench",
+            repo_url=repo_url,
+            state_dir=workdir / "state",
             poll_interval_s=0.5,
             stale_after_s=60.0,
             max_duration_s=600.0,
@@ -66,20 +72,26 @@ def _once(n: int, duration_s: float, stream: bool, workdir: Path) -> dict[str, f
         )
         status = workdir / "agent_status.json"
         before = resource.getrusage(resource.RUSAGE_SELF)
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         outcome = anyio.run(
             lambda: run_release(_plan(n), settings, run_env, status, install_signal_handlers=False)
         )
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_SELF)
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # git (the fake still runs)
     finally:
         fake.stop()
     if outcome.status.value != "completed":
         raise SystemExit(f"bench release ended {outcome.status.value}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    git_cpu = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
     return {
         "wall_s": wall,
         "cpu_s": cpu,
+        "git_cpu_s": git_cpu,
         "cpu_per_agent_ms": 1000 * cpu / n,
         "overhead_ratio": wall / duration_s,
         "peak_running": outcome.peak_running,
@@ -106,7 +118,14 @@ def main() -> None:
             result = _once(args.agents, args.run_seconds, not args.poll, Path(tmp))
         results.append(result)
         print(f"  run {i + 1}: " + ", ".join(f"{k}={v:.3g}" for k, v in result.items()))
-    for key in ("wall_s", "cpu_s", "cpu_per_agent_ms", "overhead_ratio", "max_rss_mib"):
+    for key in (
+        "wall_s",
+        "cpu_s",
+        "git_cpu_s",
+        "cpu_per_agent_ms",
+        "overhead_ratio",
+        "max_rss_mib",
+    ):
         values = [r[key] for r in results]
         print(
             f"{key:>18}: median {statistics.median(values):.3g}  "
