@@ -33,6 +33,7 @@ class FuState:
     resume: tuple[str, str] | None = None  # (agent id, run id) of a run to adopt on restart
     delivered: Delivery | None = None  # its pushed branch: merge it, never relaunch it
     conflict_rounds: int = 0
+    base_sha: str | None = None  # the commit a run being adopted started from
 
     def settle(self, status: FuStatus) -> None:
         self.status = status
@@ -129,6 +130,7 @@ class FuOutcomes:
                 state.next_attempt = entry.attempts if active else entry.attempts + 1
                 if active and entry.worker_agent_id and entry.run_id:
                     state.resume = (entry.worker_agent_id, entry.run_id)
+                    state.base_sha = entry.base_sha  # what the adopted agent started from
                 state.conflict_rounds = entry.conflict_rounds
                 branch = entry.delivered_branch or entry.branch
                 if entry.status in _DELIVERED and branch:

@@ -172,6 +172,12 @@ class MergeQueue:
         self.head = head
         self.landed = await self._landed_on(head)
         self._attempts = dict(attempts or {})
+        # candidates an earlier (killed) run pushed: this run rebuilds its own
+        for ref in await self.git.remote_branches(f"orchd/{self.release_id}/cand"):
+            try:
+                await self.git.delete_branch(ref)
+            except GitError as exc:
+                self.log.info("candidate.delete_failed", candidate=ref, error=str(exc))
         if self.worktrees.exists():
             shutil.rmtree(self.worktrees, ignore_errors=True)  # left by a crash mid-gate
         self.worktrees.mkdir(parents=True, exist_ok=True)

@@ -361,7 +361,9 @@ class Supervisor:
             self._batch_started.add(batch.batch_id)
             self._batch_status(batch, BatchStatus.RUNNING)
         base: str | None = None
-        if state.delivered is None:  # start from exactly what its dependencies made
+        if state.resume is not None and state.base_sha:
+            base = state.base_sha  # an adopted run keeps the commit it really started from
+        elif state.delivered is None:  # start from exactly what its dependencies made
             base = (self.queue.candidate_sha(batch.batch_id) if same else None) or self.queue.head
         driver = self._driver(batch, fu_id, base_sha=base, contained=prereqs)
         state.resume = None  # adopt a recorded run once; later attempts launch anew

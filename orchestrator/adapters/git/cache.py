@@ -193,6 +193,14 @@ class GitCache:
             result = await self._git("rev-parse", "--verify", "--quiet", ref, ok_codes=(0, 1))
         return result.stdout.strip() or None
 
+    async def remote_branches(self, prefix: str) -> list[str]:
+        """Remote branches under `prefix/` as of the last fetch (e.g. orchd's scratch refs)."""
+        ref = f"refs/remotes/origin/{_plain(prefix, 'branch').rstrip('/')}/"
+        async with self._lock:
+            result = await self._git("for-each-ref", "--format=%(refname)", ref)
+        strip = len("refs/remotes/origin/")
+        return [line[strip:] for line in result.stdout.splitlines() if line.strip()]
+
     async def resolve(self, rev: str) -> str | None:
         """The commit `rev` names (a sha, `origin/main`, `HEAD~2`), None if it names none."""
         spec = f"{_plain(rev, 'revision')}^{{commit}}"
