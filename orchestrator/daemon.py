@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -80,8 +81,17 @@ def env_for_start(env: Mapping[str, str]) -> RunEnv:
             "REPO_URL is not set (export the repository agents work on, "
             "e.g. https://github.com/owner/repo)"
         )
+    if _URL_CREDENTIALS.match(repo_url):
+        raise InputError(
+            "REPO_URL carries credentials (value not shown): they would be sent to Cursor with "
+            "every launch and kept in orchd's git cache; use this machine's git credential "
+            "helper instead (orchd doctor checks it)"
+        )
     branch = env.get("RELEASE_BRANCH", "").strip() or "main"
     return RunEnv(cursor=cursor, repo_url=repo_url, release_branch=branch)
+
+
+_URL_CREDENTIALS = re.compile(r"^https?://[^/@\s]+@", re.IGNORECASE)
 
 
 def status_path_for(plan: ReleasePlan, repo_root: Path) -> Path:

@@ -196,6 +196,12 @@ def test_a_malformed_webhook_url_is_bad_input_without_echoing_it(
             "REPO_URL: the release branch cannot be set up",
         ),
         (None, "develop", "RELEASE_BRANCH 'develop' is not a branch of the remote"),
+        # a token in the URL would reach Cursor and the git cache: refused, never echoed
+        (
+            "https://x-access-token:ghp_s3cr3t@127.0.0.1:9/acme/neotoma",
+            "main",
+            "REPO_URL carries credentials (value not shown)",
+        ),
     ],
 )
 def test_a_remote_orchd_cannot_use_is_bad_input_in_one_line(
@@ -220,4 +226,5 @@ def test_a_remote_orchd_cannot_use_is_bad_input_in_one_line(
     assert problem in errors[0]
     assert not (repo / "docs/releases/in_progress" / RELEASE / "agent_status.json").exists()
     assert KEY not in result.stdout + result.stderr
+    assert "ghp_s3cr3t" not in result.stdout + result.stderr
     assert _stats(fake_cursor)["launches_per_fu"] == {}
