@@ -20,13 +20,13 @@ import pytest
 
 from orchestrator.adapters.release_loader import load_release
 from orchestrator.core.scheduling import prerequisites
-from orchestrator.engine.deciders import Answer, PolicyDecider, Question
+from orchestrator.engine.deciders import Answer, Decider, PolicyDecider, Question
 from orchestrator.engine.settings import EngineSettings, GateSettings
 from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
 from orchestrator.models.gate import GateStep, GateTestResult, GateTestStatus
 from orchestrator.models.release import ReleasePlan
 from orchestrator.models.status import ReleaseStatus
-from tests.engine.harness import origin_in, remote_git, run_on_fake, settings
+from tests.engine.harness import Ran, origin_in, remote_git, run_on_fake, settings
 from tests.plans import fu, plan
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
@@ -245,17 +245,20 @@ def _breaks(fu_id: str) -> Scenario:
     )
 
 
+async def _run_broken(tmp_path: Path, decider: Decider) -> tuple[str, Ran]:
+    """Batch 0's FU-2 breaks the project's tests: its gate fails; `decider` answers."""
+    origin = recorded_origin(tmp_path)
+    engine = gated(ProjectGate())
+    ran = await run_on_fake(
+        _broken_batch_plan(), _breaks("FU-2"), tmp_path, engine=engine, decider=decider
+    )
+    return origin, ran
+
+
 async def test_skip_after_a_failed_gate_lands_nothing_of_the_batch_and_never_launches_dependants(
     tmp_path: Path,
 ) -> None:
-    origin = recorded_origin(tmp_path)
-    ran = await run_on_fake(
-        _broken_batch_plan(),
-        _breaks("FU-2"),
-        tmp_path,
-        engine=gated(ProjectGate()),
-        decider=PolicyDecider(on_batch_failure="skip"),
-    )
+    origin, ran = await _run_broken(tmp_path, PolicyDecider(on_batch_failure="skip"))
     # FU-3 is blocked by the deferral (no human deferred it): not a completed release
     assert ran.outcome.status is ReleaseStatus.FAILED
     assert ran.fu("FU-1")["status"] == "deferred"
@@ -274,14 +277,7 @@ async def test_skip_after_a_failed_gate_lands_nothing_of_the_batch_and_never_lau
 async def test_fail_mode_ends_the_release_failed_and_lands_nothing_of_the_batch(
     tmp_path: Path,
 ) -> None:
-    origin = recorded_origin(tmp_path)
-    ran = await run_on_fake(
-        _broken_batch_plan(),
-        _breaks("FU-2"),
-        tmp_path,
-        engine=gated(ProjectGate()),
-        decider=PolicyDecider(on_batch_failure="fail"),
-    )
+    origin, ran = await _run_broken(tmp_path, PolicyDecider(on_batch_failure="fail"))
     assert ran.outcome.status is ReleaseStatus.FAILED
     assert "FU-1" not in first_parent_fus(origin, "release/v9.9.9")
     assert "FU-3" not in ran.stats["launches_per_fu"]
