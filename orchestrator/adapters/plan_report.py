@@ -63,7 +63,8 @@ def render_plan(plan: ReleasePlan) -> str:
     if plan.deferred:
         lines += ["", f"Deferred (not run): {', '.join(plan.deferred)}"]
     if plan.integration_tests:
-        with_cmd = sum(1 for t in plan.integration_tests if t.command)
+        overridden = plan.limits.gate_overrides
+        with_cmd = sum(1 for t in plan.integration_tests if t.command or t.id in overridden)
         lines += [
             "",
             f"Integration tests: {len(plan.integration_tests)} ({with_cmd} with a command)",

@@ -85,9 +85,6 @@ def start(
         str | None,
         typer.Option(help="Release-wide gate run after every batch (ORCHD_BATCH_ID says which)."),
     ] = None,
-    workdir: Annotated[
-        Path | None, typer.Option(help="Where gate commands run (default: the repo root).")
-    ] = None,
     strict_gate: Annotated[
         bool, typer.Option(help="A test without a command (not_run) blocks the batch.")
     ] = False,
@@ -127,7 +124,6 @@ def start(
         use_stream=stream,
         retry_backoff_s=retry_backoff,
         gate_command=gate_command,
-        workdir=workdir,
         strict_gate=strict_gate,
         on_batch_failure=on_batch_failure,
         on_checkpoint=on_checkpoint,

@@ -14,6 +14,7 @@ from orchestrator.models.events import (
     BatchChanged,
     BatchLanded,
     CandidateDropped,
+    CandidateGated,
     DecisionTaken,
     ErrorRecorded,
     FuConflict,
@@ -138,6 +139,13 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
             )
         case BatchLanded():
             return _landed(snapshot, event)
+        case CandidateGated():
+            return _update_batch(
+                snapshot,
+                event.batch_id,
+                candidate=event.candidate,
+                candidate_sha=event.candidate_sha,
+            )
         case CandidateDropped():
             result = _update_batch(snapshot, event.batch_id, candidate=None, candidate_sha=None)
             for batch in result.batches:

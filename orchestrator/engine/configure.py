@@ -28,7 +28,6 @@ class Overrides:
     use_stream: bool | None = None
     retry_backoff_s: float | None = None
     gate_command: str | None = None
-    workdir: Path | None = None
     strict_gate: bool = False
     on_batch_failure: str | None = None
     on_checkpoint: str | None = None
@@ -90,7 +89,7 @@ def engine_settings(
             timeout_s=limits.gate_timeout_s,
             shell=limits.gate_shell,
             strict=overrides.strict_gate or limits.strict_gate,
-            workdir=overrides.workdir or repo_root,
+            workdir=repo_root,  # unused by batch gates: they run in a worktree of the candidate
             extra_env={k: v for k, v in env.items() if k not in _KEPT_FROM_GATES},
         ),
     )

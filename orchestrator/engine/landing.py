@@ -28,7 +28,12 @@ from orchestrator.engine.merge_queue import (
     MergeQueue,
 )
 from orchestrator.engine.settings import EngineSettings
-from orchestrator.models.events import BatchLanded, IntegrationBranch, StatusEvent
+from orchestrator.models.events import (
+    BatchLanded,
+    CandidateGated,
+    IntegrationBranch,
+    StatusEvent,
+)
 from orchestrator.models.release import ReleasePlan
 
 _TAIL_LINES = 40
@@ -62,6 +67,9 @@ class Lander:
 
     def _gate_for(self, batch_id: Decimal | None, branches: list[str]) -> GateFn:
         async def gate(sha: str, base: str, worktree: Path) -> GateVerdict:
+            ref = self.queue.candidate_ref(batch_id) if batch_id is not None else None
+            if batch_id is not None and ref is not None:
+                self.emit(CandidateGated(self.settings.now(), batch_id, ref, sha))
             outcome = await run_batch_gate(
                 self.plan,
                 self.settings.gate,

@@ -207,8 +207,9 @@ class MergeQueue:
         cand = self._cands.get(batch_id)
         return cand.sha if cand is not None else None
 
-    def candidate_attempt(self, batch_id: Decimal) -> int:
-        return self._attempts.get(batch_id, 0)
+    def candidate_ref(self, batch_id: Decimal) -> str | None:
+        cand = self._cands.get(batch_id)
+        return self._ref_of(cand) if cand is not None else None
 
     async def merge(self, batch_id: Decimal, delivery: Delivery) -> MergeResult:
         """Merge the FU's pushed branch into its batch's candidate (building one if needed)."""

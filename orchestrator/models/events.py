@@ -132,6 +132,16 @@ class BatchLanded:
 
 
 @dataclass(frozen=True)
+class CandidateGated:
+    """The candidate a batch's gate runs on now (a rebuild makes a new one)."""
+
+    at: datetime
+    batch_id: Decimal
+    candidate: str
+    candidate_sha: str
+
+
+@dataclass(frozen=True)
 class CandidateDropped:
     """The candidate is gone (skip, or rebuilt): its FUs are no longer merged anywhere."""
 
@@ -213,6 +223,7 @@ StatusEvent = (
     | FuMerged
     | FuConflict
     | BatchLanded
+    | CandidateGated
     | CandidateDropped
     | IntegrationBranch
     | BatchChanged

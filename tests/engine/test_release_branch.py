@@ -399,6 +399,9 @@ async def test_a_candidate_rebuilt_on_a_moved_branch_sends_its_new_conflict_to_t
     assert first_parent_fus(origin, "release/v9.9.9") == ["FU-1", "FU-2"]
     assert ran.fu("FU-2")["conflict_rounds"] == 1
     assert ran.stats["launches_per_fu"] == {"FU-1": 1, "FU-2": 2}
+    batch1 = ran.status["batches"][1]  # the status file names the candidate that landed
+    assert batch1["candidate"] == "orchd/v9.9.9/cand/b1.2"
+    assert batch1["candidate_sha"] == batch1["landed_sha"]
     assert set(branch_history(origin, "release/v9.9.9")[:-1]) <= {
         r["sha"] for r in gate.runs if r["passed"]
     }
