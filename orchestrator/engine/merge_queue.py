@@ -200,8 +200,7 @@ class MergeQueue:
     async def branch_sha(self, branch: str) -> str | None:
         """The pushed head of an agent's branch, fresh from the remote."""
         async with self._lock:
-            await self.git.fetch()
-            return await self.git.remote_sha(branch)
+            return await self.git.fetch_branch(branch)
 
     def candidate_sha(self, batch_id: Decimal) -> str | None:
         cand = self._cands.get(batch_id)
@@ -214,8 +213,7 @@ class MergeQueue:
     async def merge(self, batch_id: Decimal, delivery: Delivery) -> MergeResult:
         """Merge the FU's pushed branch into its batch's candidate (building one if needed)."""
         async with self._lock:
-            await self.git.fetch()
-            fu_sha = await self.git.remote_sha(delivery.branch)
+            fu_sha = await self.git.fetch_branch(delivery.branch)
             if fu_sha is None:
                 return NotDelivered(f"branch {delivery.branch} is not on the remote")
             cand = self._cands.get(batch_id)
@@ -305,7 +303,7 @@ class MergeQueue:
         if extra is not None:
             deliveries.append(extra)
         for delivery in deliveries:
-            fu_sha = await self.git.remote_sha(delivery.branch)
+            fu_sha = await self.git.fetch_branch(delivery.branch)
             if fu_sha is None:
                 conflicts[delivery.fu_id] = Conflict((), cand.sha, self._ref_of(cand))
                 continue
@@ -349,8 +347,7 @@ class MergeQueue:
         async with self._landing:
             while True:
                 async with self._lock:
-                    await self.git.fetch()
-                    remote = await self.git.remote_sha(self.branch)
+                    remote = await self.git.fetch_branch(self.branch)
                     if remote is not None and remote != self.head:
                         self.log.warning("release_branch.moved", expected=self.head, found=remote)
                         self.head = remote

@@ -472,3 +472,18 @@ async def test_a_missing_git_is_named(tmp_path: Path, monkeypatch: pytest.Monkey
 @pytest.mark.asyncio
 async def test_installed_git_is_new_enough() -> None:
     assert await git_version() >= MIN_GIT
+
+
+@pytest.mark.asyncio
+async def test_fetch_branch_brings_one_branch_and_forgets_a_deleted_one(
+    origin: Origin, cache: GitCache
+) -> None:
+    new_main = origin.branch("main", {"c.txt": "c\n"})
+    new_a = origin.branch("feat-a", {"a2.txt": "a2\n"})
+    git(origin.work, "push", "-q", "origin", ":feat-b")
+
+    assert await cache.fetch_branch("main") == new_main
+    assert await cache.remote_sha("feat-a") == origin.feat_a  # only what was asked for
+    assert await cache.fetch_branch("feat-b") is None
+    assert await cache.remote_sha("feat-b") is None
+    assert new_a != origin.feat_a

@@ -180,6 +180,23 @@ class GitCache:
     async def _fetch(self) -> None:
         await self._git("fetch", "--prune", "--quiet", "origin")
 
+    async def fetch_branch(self, branch: str) -> str | None:
+        """Fetch one branch (cheap on a remote with hundreds of agent branches); its sha, or
+        None when the remote does not have it (then the local copy is dropped too)."""
+        name = _plain(branch, "branch")
+        local = f"refs/remotes/origin/{name}"
+        async with self._lock:
+            result = await self._git(
+                "fetch", "--quiet", "origin", f"+refs/heads/{name}:{local}", ok_codes=(0, 128)
+            )
+            if result.code != 0:
+                if "couldn't find remote ref" not in result.stderr:
+                    raise GitError.from_result(("fetch", "origin", name), result)
+                await self._git("update-ref", "-d", local, ok_codes=(0, 1))
+                return None
+            found = await self._git("rev-parse", "--verify", "--quiet", local, ok_codes=(0, 1))
+        return found.stdout.strip() or None
+
     async def ls_remote_ok(self) -> None:
         """Raise GitError unless the remote answers (for `orchd doctor`; no local repo needed)."""
         await run_git(["ls-remote", "--heads", self.remote_url], cwd=None, timeout_s=self.timeout_s)
