@@ -38,9 +38,19 @@ def build_routes(fake: FakeCursor) -> list[Route]:
             record.fu_id = sim().fu_of(value)
         return value
 
+    def settled(created: dict[str, Any], t_s: float) -> dict[str, Any]:
+        """A run over as soon as it is made (duration 0) pushes before any body shows it."""
+        fake.git.settle(sim(), t_s)
+        run = sim().runs[created["run"]["id"]]
+        again = {**created, "run": sim().render_run(run, t_s)}
+        if "agent" in created:
+            again["agent"] = sim().render_agent(sim().agents[run.agent_id], t_s)
+        return again
+
     async def create_agent(request: Request) -> Response:
         body = parse_create_agent(await request.body())
-        created = sim().create_agent(body, fake.now_s())
+        t_s = fake.now_s()
+        created = settled(sim().create_agent(body, t_s), t_s)
         record: RequestRecord | None = request.scope.get("fake.record")
         if record is not None:
             record.fu_id = sim().fu_of(created["agent"]["id"])
@@ -72,7 +82,8 @@ def build_routes(fake: FakeCursor) -> list[Route]:
         aid = agent_id(request)
         sim().agent(aid)  # 404 before 400, as a missing agent makes the body moot
         body = parse_create_run(await request.body())
-        return JSONResponse(sim().create_run(aid, body, fake.now_s()), status_code=201)
+        t_s = fake.now_s()
+        return JSONResponse(settled(sim().create_run(aid, body, t_s), t_s), status_code=201)
 
     async def list_runs(request: Request) -> Response:
         q = request.query_params

@@ -406,3 +406,15 @@ async def test_seed_repo_holds_a_passing_project(tmp_path: Path) -> None:
     assert shell(look, "tests/run.sh").returncode != 0
     with pytest.raises(FileExistsError):
         seed_repo(tmp_path / "seed.git")
+
+
+async def test_a_run_over_at_once_has_pushed_before_the_create_answers(
+    remote: Remote, workspaces: list[FakeCursor]
+) -> None:
+    fake = make_fake(workspaces, {"FU-101": {"creating_s": 0, "duration_s": 0}})
+    async with cursor(fake) as (client, _):
+        run = await launch(client, "FU-101", remote.url, remote.sha("main"))
+    assert run.status == "FINISHED"
+    branch = run.branches[0].branch
+    assert branch is not None
+    assert branch in remote.branches()
