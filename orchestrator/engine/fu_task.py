@@ -417,7 +417,22 @@ class FuDriver:
             agent_id = agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
         if follow_up:
             return await self.api.create_run(*follow_up)
-        _, run = await self.api.create_agent(self._request(agent_id))
+        agent, run = await self.api.create_agent(self._request(agent_id))
+        started = agent.repos[0].starting_ref if agent.repos else None
+        if started and started != self.base_sha:
+            # adopted (409): the agent started from what an earlier orchd gave it, not from
+            # what this one would give it now
+            self.log.info("agent.adopted_base", base_sha=started, computed=self.base_sha)
+            self.base_sha = started
+            self.emit(
+                FuLaunching(
+                    at=self.settings.now(),
+                    fu_id=self.unit.id,
+                    attempt=self.attempt,
+                    agent_id=agent.id,
+                    base_sha=started,
+                )
+            )
         return run
 
     def hurry(self, grace_s: float) -> None:

@@ -235,6 +235,7 @@ async def test_restart_adopts_the_running_agent_instead_of_launching_a_second(
     ran = await run_on_fake(p, scenario, tmp_path, existing=crashed, fake=fake)
     assert ran.outcome.status is ReleaseStatus.COMPLETED
     assert ran.fu("FU-1")["worker_agent_id"] == agent_id
+    assert ran.fu("FU-1")["base_sha"] == "main"  # where the adopted agent really started
     assert ran.fu("FU-1")["attempts"] == 1
     assert ran.stats["launches_per_fu"] == {"FU-1": 1, "FU-2": 1}
     assert ran.stats["agents_total"] == 2
