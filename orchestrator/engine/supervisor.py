@@ -247,6 +247,7 @@ class Supervisor:
                 to_run = [f for f in members if answer.all_fus or not self._merged_or_landed(f)]
                 for fu_id in to_run:
                     self._fus[fu_id].unsettle(keep_delivery=not answer.all_fus)
+                    self._fus[fu_id].conflict_rounds = 0  # a human's retry: rounds anew
                 self.queue.invalidate(batch.batch_id)  # rebuilt from the branches' heads
                 self._batch_status(batch, BatchStatus.RUNNING)
                 continue

@@ -435,3 +435,21 @@ async def test_an_fu_that_never_pushes_needs_a_human_and_nothing_lands(tmp_path:
     assert ran.fu("FU-1")["status"] == "needs_human"
     assert "no branch pushed" in ran.fu("FU-1")["error"]
     assert first_parent_fus(origin, "release/v9.9.9") == []
+
+
+async def test_a_humans_retry_after_the_conflict_cap_gives_the_agent_new_rounds(
+    tmp_path: Path,
+) -> None:
+    p = plan([fu("FU-1"), fu("FU-2", priority="P2")], [("0", ["FU-1", "FU-2"])])
+    recorded_origin(tmp_path)
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN, git_edit="conflict"),
+        fus={"FU-2": FuBehaviour(duration_s=20 * MIN, resolve_conflicts="give_up")},
+    )
+    human = Answers([Answer("retry", by="ops"), Answer("skip", by="ops")])
+    ran = await run_on_fake(p, scenario, tmp_path, engine=gated(ProjectGate()), decider=human)
+    assert len(human.asked) == 2
+    assert "shared/conflict.txt" in human.asked[1].reason
+    # first run + 2 rounds, then after the retry 2 more rounds on the same agent
+    assert ran.stats["launches_per_fu"]["FU-2"] == 5
+    assert ran.fu("FU-2")["status"] == "deferred"
