@@ -32,6 +32,8 @@ from orchestrator.errors import InputError
 
 log = structlog.get_logger("orchd.merge")
 
+_LANDING_TRIES = 5  # gates of one batch before a branch that keeps moving is a human's problem
+
 
 @dataclass
 class _Merge:
@@ -292,16 +294,12 @@ class MergeQueue:
         self._cands[batch_id] = cand
         return cand
 
-    async def _rebuild_locked(
-        self, old: Candidate, extra: Delivery | None
-    ) -> tuple[Candidate, dict[str, Conflict]]:
+    async def _rebuild_locked(self, old: Candidate) -> tuple[Candidate, dict[str, Conflict]]:
         """A new candidate on today's head with the same FUs, from their current branch heads."""
         await self._retire(old)
         cand = self._new_candidate(old.batch_id)
         conflicts: dict[str, Conflict] = {}
         deliveries = [Delivery(m.fu_id, m.agent_id, m.branch) for m in old.merges]
-        if extra is not None:
-            deliveries.append(extra)
         for delivery in deliveries:
             fu_sha = await self.git.fetch_branch(delivery.branch)
             if fu_sha is None:
@@ -320,10 +318,6 @@ class MergeQueue:
                 conflicts=sorted(conflicts),
             )
         return cand, conflicts
-
-    def merged_fus(self, batch_id: Decimal) -> list[str]:
-        cand = self._cands.get(batch_id)
-        return [m.fu_id for m in cand.merges] if cand else []
 
     # --- landing ------------------------------------------------------------------------------
 
@@ -345,10 +339,13 @@ class MergeQueue:
     async def land(self, batch_id: Decimal, gate: GateFn) -> LandResult:
         """Gate the batch's candidate and fast-forward the release branch to it."""
         async with self._landing:
-            while True:
+            for _ in range(_LANDING_TRIES):
                 async with self._lock:
                     remote = await self.git.fetch_branch(self.branch)
-                    if remote is not None and remote != self.head:
+                    if remote is None:  # deleted behind orchd's back: put back what it knows
+                        self.log.warning("release_branch.recreated", sha=self.head)
+                        await self.git.push(self.head, self.branch, expected_old=None)
+                    elif remote != self.head:
                         self.log.warning("release_branch.moved", expected=self.head, found=remote)
                         self.head = remote
                         self.landed = await self._landed_on(remote)
@@ -356,7 +353,7 @@ class MergeQueue:
                     if cand is None:
                         cand = self._new_candidate(batch_id)
                     if cand.stale or cand.base != self.head:
-                        cand, conflicts = await self._rebuild_locked(cand, extra=None)
+                        cand, conflicts = await self._rebuild_locked(cand)
                         if conflicts:
                             return NeedsResolution(conflicts)
                     sha, base = cand.sha, cand.base
@@ -379,6 +376,11 @@ class MergeQueue:
                         return Landed(sha, merges)
                     self.log.warning("release_branch.push_refused", batch_id=str(batch_id))
                     cand.stale = True  # moved under us: rebuild on the new head and re-gate
+            return GateFailed(
+                f"the release branch {self.branch} moved {_LANDING_TRIES} times while batch "
+                f"{format(batch_id, 'f')} was gated (is something else pushing to it?)",
+                self.candidate_sha(batch_id) or self.head,
+            )
 
     async def gate_head(self, gate: GateFn) -> GateVerdict:
         """The full suite on the release branch head (after the last batch)."""

@@ -453,3 +453,53 @@ async def test_a_humans_retry_after_the_conflict_cap_gives_the_agent_new_rounds(
     # first run + 2 rounds, then after the retry 2 more rounds on the same agent
     assert ran.stats["launches_per_fu"]["FU-2"] == 5
     assert ran.fu("FU-2")["status"] == "deferred"
+
+
+@dataclass
+class IntrudingGate(ProjectGate):
+    """While the first gate runs, someone else pushes a commit to the release branch."""
+
+    origin: str = ""
+    workdir: Path = Path()
+
+    async def __call__(
+        self,
+        steps: Sequence[GateStep],
+        *,
+        workdir: Path,
+        env: Mapping[str, str],
+        timeout_s: float,
+        log_path: Path,
+    ) -> list[GateTestResult]:
+        if not self.runs:
+            _push_foreign_commit(self.origin, self.workdir / "intruder", "release/v9.9.9")
+        return await super().__call__(
+            steps, workdir=workdir, env=env, timeout_s=timeout_s, log_path=log_path
+        )
+
+
+def _push_foreign_commit(origin: str, clone: Path, branch: str) -> None:
+    ident = {"GIT_AUTHOR_NAME": "x", "GIT_AUTHOR_EMAIL": "x@x", "GIT_COMMITTER_NAME": "x"}
+    env = os.environ | ident | {"GIT_COMMITTER_EMAIL": "x@x"}
+    subprocess.run(["git", "clone", "-q", "-b", branch, origin, str(clone)], check=True)
+    (clone / "NOTES.md").write_text("pushed by someone else\n")
+    for args in (["add", "NOTES.md"], ["commit", "-qm", "foreign"], ["push", "-q"]):
+        subprocess.run(["git", "-C", str(clone), *args], check=True, env=env)
+
+
+async def test_a_release_branch_moved_during_the_gate_is_never_overwritten(
+    tmp_path: Path,
+) -> None:
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    origin = recorded_origin(tmp_path)
+    gate = IntrudingGate(origin=origin, workdir=tmp_path)
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN))
+    ran = await run_on_fake(p, scenario, tmp_path, engine=gated(gate))
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    # the first candidate's push was refused; a rebuilt one on the moved head was gated
+    batch0 = [r for r in gate.runs if r["batch"] == "0"]
+    assert len(batch0) == 2
+    assert batch0[1]["base"] != batch0[0]["base"]
+    head = remote_git(origin, "rev-parse", "release/v9.9.9")
+    assert remote_git(origin, "show", f"{head}:NOTES.md") == "pushed by someone else"
+    assert first_parent_fus(origin, "release/v9.9.9") == ["FU-1"]
