@@ -36,6 +36,19 @@ def fake_cursor(
         float | None,
         typer.Option(help="Simulated seconds per real second (3600: an hour takes 1 s)."),
     ] = None,
+    max_active_agents: Annotated[
+        int | None,
+        typer.Option(
+            "--max-active-agents",
+            min=1,
+            help=(
+                "Cap on concurrently active agents (an agent holds a slot until archived or"
+                " deleted); creates and unarchives beyond it are refused, by default with 403"
+                " agent_limit_exceeded. Overrides the scenario's active_agent_cap.limit and keeps"
+                " its scripted answer."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Serve a fake Cursor Cloud Agents v1 API until SIGTERM/SIGINT; print its base URL first."""
     try:
@@ -46,6 +59,8 @@ def fake_cursor(
     if time_scale is not None and time_scale <= 0:
         typer.echo("--time-scale: must be > 0", err=True)
         raise typer.Exit(2)
+    if max_active_agents is not None:
+        plan = plan.with_active_agent_cap(max_active_agents)
     fake = FakeCursor(plan, api_key=api_key, time_scale=time_scale)
     anyio.run(run_fake_cursor, fake, host, port, _announce)
 

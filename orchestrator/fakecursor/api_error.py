@@ -24,3 +24,13 @@ class ApiError(Exception):
 def validation_error(field: str, problem: str) -> ApiError:
     """400 `validation_error` whose message starts with the offending field's path."""
     return ApiError(400, "validation_error", f"{field}: {problem}")
+
+
+class AgentCapRefused(ApiError):
+    """A launch or unarchive refused by the account's active-agent cap (scenario.py)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str], fu_id: str | None
+    ) -> None:
+        super().__init__(status, code, message, headers)
+        self.fu_id = fu_id

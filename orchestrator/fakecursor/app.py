@@ -26,7 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from orchestrator.clock import utcnow
 from orchestrator.fakecursor.agent_git import AgentGit, git_report
-from orchestrator.fakecursor.api_error import ApiError
+from orchestrator.fakecursor.api_error import AgentCapRefused, ApiError
 from orchestrator.fakecursor.routes import build_routes
 from orchestrator.fakecursor.scenario import Scenario
 from orchestrator.fakecursor.state import Simulation
@@ -131,8 +131,12 @@ class FakeCursor:
         return key is not None and hmac.compare_digest(key.encode(), self._api_key.encode())
 
     def stats(self) -> dict[str, Any]:
+        """Counters for `/_fake/stats`. Agents hold a slot of the active-agent cap from creation
+        until archived or deleted: `max_active_agents` is their peak, `active_agents_now` their
+        count now; `max_concurrent_active` counts runs (CREATING or RUNNING) instead."""
         t_s = self.sim_s()
         runs = list(self.sim.runs.values())
+        cap = self.scenario.active_agent_cap
         return {
             "sim_time_s": t_s,
             "time_scale": self.time_scale,
@@ -141,6 +145,11 @@ class FakeCursor:
             "cancels_per_fu": dict(self.sim.cancels),
             "create_errors_per_fu": dict(self.sim.create_errors),
             "agents_total": len(self.sim.agents),
+            "active_agent_cap": cap.limit if cap is not None else None,
+            "max_active_agents": self.sim.max_active_agents,
+            "active_agents_now": self.sim.active_agents(),
+            "cap_refusals": sum(self.sim.cap_refusals.values()),
+            "cap_refusals_per_fu": dict(self.sim.cap_refusals),
             **run_stats(runs, t_s),
         }
 
@@ -267,6 +276,10 @@ def error_response(error: ApiError) -> JSONResponse:
 def _routes(fake: FakeCursor) -> Starlette:
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        record: RequestRecord | None = request.scope.get("fake.record")
+        if record is not None and isinstance(exc, AgentCapRefused):
+            record.fault = "agent_cap"
+            record.fu_id = record.fu_id or exc.fu_id
         return error_response(exc)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:

@@ -13,7 +13,12 @@ class FakeCursorProcess:
     """Starts the fake on a free loopback port; `url` is its base URL (ending in `/v1`)."""
 
     def __init__(
-        self, *, api_key: str, scenario: Path | None = None, start_timeout_s: float = 20.0
+        self,
+        *,
+        api_key: str,
+        scenario: Path | None = None,
+        start_timeout_s: float = 20.0,
+        max_active_agents: int | None = None,
     ) -> None:
         argv = [
             sys.executable,
@@ -29,6 +34,8 @@ class FakeCursorProcess:
         ]
         if scenario is not None:
             argv += ["--scenario", str(scenario)]
+        if max_active_agents is not None:
+            argv += ["--max-active-agents", str(max_active_agents)]
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )

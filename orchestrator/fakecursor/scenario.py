@@ -114,6 +114,40 @@ class DropRule(FaultRule):
     after_handling: bool = False
 
 
+DEFAULT_CAP_MESSAGE = (
+    "You have reached the maximum of {limit} active agents. Archive agents to start new ones."
+)
+
+
+class ActiveAgentCap(_Strict):
+    """The account's cap on concurrently active agents, and how a launch beyond it is refused.
+
+    An agent holds a slot from its creation until it is archived or deleted: a finished agent
+    still holds it, as on the real service. `POST /v1/agents` and
+    `POST /v1/agents/{id}/unarchive` beyond the cap get `{"error": {"code", "message"}}` with
+    `status`; follow-up runs on an agent that holds a slot are never refused. The real answer is
+    undocumented (v0 used 403), so each plausible one can be scripted: 403
+    `agent_limit_exceeded` (the default), 429 with `Retry-After`, or 403 `plan_required`.
+    `{limit}` in `message` is replaced by the limit.
+    """
+
+    limit: PositiveInt
+    status: int = Field(default=403, ge=400, le=599)
+    code: str = "agent_limit_exceeded"
+    message: str = DEFAULT_CAP_MESSAGE
+    retry_after_s: float | None = Field(default=None, ge=0)  # 429 without it: 60
+
+    def headers(self) -> dict[str, str]:
+        """`Retry-After` (whole seconds) on a 429, or whenever `retry_after_s` is set."""
+        if self.retry_after_s is None and self.status != 429:
+            return {}
+        wait_s = 60.0 if self.retry_after_s is None else self.retry_after_s
+        return {"Retry-After": str(math.ceil(wait_s))}
+
+    def rendered_message(self) -> str:
+        return self.message.replace("{limit}", str(self.limit))
+
+
 class Scenario(_Strict):
     time_scale: PositiveFloat = 1.0
     seed: int = 0
@@ -130,6 +164,14 @@ class Scenario(_Strict):
         default_factory=lambda: ["composer-2", "claude-4.6-sonnet-thinking", "gpt-5.2"]
     )
     api_key_name: str = "orchd fake key"
+    active_agent_cap: ActiveAgentCap | None = None  # None: no cap on active agents
+
+    def with_active_agent_cap(self, limit: int) -> Scenario:
+        """This scenario with the cap set to `limit` agents; a scripted answer is kept."""
+        current = self.active_agent_cap
+        answer = current.model_dump(exclude={"limit"}, exclude_unset=True) if current else {}
+        cap = ActiveAgentCap.model_validate({**answer, "limit": limit})
+        return self.model_copy(update={"active_agent_cap": cap})
 
     def behaviour_for(self, fu_id: str | None) -> FuBehaviour:
         """Defaults overlaid with the FU's explicitly written fields."""

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, TypeVar
 
-from orchestrator.fakecursor.api_error import ApiError, validation_error
+from orchestrator.fakecursor.api_error import AgentCapRefused, ApiError, validation_error
 from orchestrator.fakecursor.bodies import CreateAgentBody, CreateRunBody
 from orchestrator.fakecursor.runs import TERMINAL, Agent, Run, iso
 from orchestrator.fakecursor.scenario import Scenario
@@ -34,6 +34,8 @@ class Simulation:
         self.launches: Counter[str] = Counter()
         self.cancels: Counter[str] = Counter()
         self.create_errors: Counter[str] = Counter()
+        self.cap_refusals: Counter[str] = Counter()  # per FU: refused by the active-agent cap
+        self.max_active_agents = 0  # the peak of agents holding a slot at once
         self.git_pending: list[Run] = []  # runs on local repos whose git work is not done yet
 
     # -- ids and rendering ------------------------------------------------------------------
@@ -123,6 +125,23 @@ class Simulation:
         found = self.agents.get(agent_id)
         return found.fu_id if found else None
 
+    # -- the active-agent cap ---------------------------------------------------------------
+
+    def active_agents(self) -> int:
+        """Agents holding a slot: created and neither archived nor deleted (finished or not)."""
+        return sum(1 for a in self.agents.values() if not a.archived)
+
+    def _check_slot(self, fu: str | None) -> None:
+        """Refuse with the scripted answer when every slot of the cap is taken."""
+        cap = self.scenario.active_agent_cap
+        if cap is None or self.active_agents() < cap.limit:
+            return
+        self.cap_refusals[fu or "<no FU>"] += 1
+        raise AgentCapRefused(cap.status, cap.code, cap.rendered_message(), cap.headers(), fu)
+
+    def _slot_taken(self) -> None:
+        self.max_active_agents = max(self.max_active_agents, self.active_agents())
+
     # -- launches ---------------------------------------------------------------------------
 
     def _new_run(self, agent: Agent, t_s: float, prompt: str) -> Run:
@@ -155,6 +174,7 @@ class Simulation:
             raise ApiError(409, "agent_id_conflict", f"Agent {body.agentId} already exists.")
         fu = self.scenario.match_fu(body.name or "", body.prompt.text)
         plan = self.scenario.behaviour_for(fu)
+        self._check_slot(fu)  # after the 409: a retried create adopts, whatever the cap
         scripted = plan.create_error
         key = fu or "<no FU>"
         if scripted and (scripted.times is None or self.create_errors[key] < scripted.times):
@@ -180,6 +200,7 @@ class Simulation:
         )
         self.agents[agent_id] = agent
         self._used_agent_ids.add(agent_id)
+        self._slot_taken()
         run = self._new_run(agent, t_s, body.prompt.text)
         return {"agent": self.render_agent(agent, t_s), "run": self.render_run(run, t_s)}
 
@@ -214,7 +235,12 @@ class Simulation:
     # -- agent lifecycle --------------------------------------------------------------------
 
     def set_archived(self, agent_id: str, archived: bool) -> dict[str, Any]:
-        self.agent(agent_id).archived = archived
+        """Archiving frees the agent's slot; unarchiving takes one, so the cap may refuse it."""
+        agent = self.agent(agent_id)
+        if agent.archived and not archived:
+            self._check_slot(agent.fu_id)
+        agent.archived = archived
+        self._slot_taken()
         return {"id": agent_id}
 
     def delete_agent(self, agent_id: str, t_s: float) -> dict[str, Any]:

@@ -18,7 +18,7 @@ class RequestRecord:
     fu_id: str | None = None
     status: int | None = None  # None: the connection was dropped
     duration_s: float | None = None
-    fault: str | None = None  # "rate_limit" | "server_error" | "drop" | None
+    fault: str | None = None  # "rate_limit" | "server_error" | "drop" | "agent_cap" | None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
