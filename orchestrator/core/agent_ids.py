@@ -18,10 +18,21 @@ AGENT_ID_RE = re.compile(
 )
 
 
-def agent_id_for(release_id: str, fu_id: str, attempt: int) -> str:
-    """`bc-<uuid5(ORCHD_NAMESPACE, "release/fu/attempt")>`; `attempt` is 1-based."""
+def agent_id_for(
+    release_id: str, fu_id: str, attempt: int, *, repo_url: str = "", nonce: str = ""
+) -> str:
+    """`bc-<uuid5(ORCHD_NAMESPACE, "release/fu/attempt[/repo/nonce]")>`; `attempt` is 1-based.
+
+    The repo URL and the release run's nonce (kept in the status file: new with a new file,
+    the same on a restart) keep another repo's or another checkout's agents from matching.
+    Without them (a status file from before the nonce) the id is the old one, so a restart
+    after an upgrade still recognises its agents.
+    """
     if not release_id or not fu_id:
         raise ValueError("release_id and fu_id must be non-empty")
     if attempt < 1:
         raise ValueError(f"attempt must be >= 1, got {attempt}")
-    return f"bc-{uuid.uuid5(ORCHD_NAMESPACE, f'{release_id}/{fu_id}/{attempt}')}"
+    key = f"{release_id}/{fu_id}/{attempt}"
+    if repo_url or nonce:
+        key += f"/{repo_url}/{nonce}"
+    return f"bc-{uuid.uuid5(ORCHD_NAMESPACE, key)}"

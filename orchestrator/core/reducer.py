@@ -258,7 +258,10 @@ def _start(snapshot: StatusFile, event: ReleaseStarted) -> StatusFile:
             "completed_at": None,
         }
     )
-    return snapshot.model_copy(update={"orchestrator": orch, "batches": batches})
+    update: dict[str, Any] = {"orchestrator": orch, "batches": batches}
+    if event.run_nonce is not None:
+        update["run_nonce"] = event.run_nonce
+    return snapshot.model_copy(update=update)
 
 
 def _progress(snapshot: StatusFile, event: FuProgress) -> StatusFile:

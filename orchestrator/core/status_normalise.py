@@ -359,7 +359,7 @@ def normalise_status(raw: Any) -> tuple[StatusFile, list[str]]:
         errors=[_error(item, i, notes) for i, item in enumerate(errors_raw)],
         completed_fus=_completed(raw.get("completed_fus"), notes),
     )
-    for name in ("integration_branch", "integration_sha", "base_branch"):
+    for name in ("integration_branch", "integration_sha", "base_branch", "run_nonce"):
         data[name] = _text(raw.get(name), name, notes)
     status = _build(StatusFile, data, "agent_status.json", notes)
     _cross_check(status, notes)

@@ -78,7 +78,9 @@ class FuOutcomes:
     def __contains__(self, fu_id: object) -> bool:
         return fu_id in self.states
 
-    def started_event(self, at: datetime, orchestrator_id: str, pid: int) -> ReleaseStarted:
+    def started_event(
+        self, at: datetime, orchestrator_id: str, pid: int, run_nonce: str
+    ) -> ReleaseStarted:
         batches = tuple(
             (
                 batch.batch_id,
@@ -94,7 +96,9 @@ class FuOutcomes:
             )
             for batch in self.plan.batches
         )
-        return ReleaseStarted(at=at, orchestrator_id=orchestrator_id, pid=pid, batches=batches)
+        return ReleaseStarted(
+            at=at, orchestrator_id=orchestrator_id, pid=pid, batches=batches, run_nonce=run_nonce
+        )
 
     async def wait_for(self, prereqs: tuple[str, ...], same_batch: set[str]) -> list[str]:
         """Wait until other batches' prerequisites landed and same-batch ones are merged into

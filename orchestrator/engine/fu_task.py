@@ -90,6 +90,7 @@ class FuDriver:
         resume: tuple[str, str] | None = None,
         delivered: Delivery | None = None,
         conflict_rounds: int = 0,
+        run_nonce: str = "",
     ) -> None:
         self.plan = plan
         self.unit = unit
@@ -113,6 +114,7 @@ class FuDriver:
         self.contained = contained
         self.delivered = delivered
         self.conflict_rounds = conflict_rounds
+        self.run_nonce = run_nonce
         self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
 
     async def drive(self) -> FuStatus:
@@ -246,11 +248,7 @@ class FuDriver:
             )
         else:
             retry_on = self._follow_up_target()
-            agent_id = (
-                (self._resume[0] if self._resume else None)
-                or retry_on
-                or agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
-            )
+            agent_id = (self._resume[0] if self._resume else None) or retry_on or self._agent_id()
             target = (retry_on, self._follow_up_request()) if retry_on else None
             self.emit(
                 FuLaunching(
@@ -414,7 +412,7 @@ class FuDriver:
             else:
                 self.log.info("run.adopted", agent_id=resume_agent, run_id=resume_run)
                 return run
-            agent_id = agent_id_for(self.plan.release_id, self.unit.id, self.attempt)
+            agent_id = self._agent_id()
         if follow_up:
             return await self.api.create_run(*follow_up)
         agent, run = await self.api.create_agent(self._request(agent_id))
@@ -434,6 +432,17 @@ class FuDriver:
                 )
             )
         return run
+
+    def _agent_id(self) -> str:
+        """This attempt's id; a status file from before nonces keeps its agents' old ids."""
+        legacy = not self.run_nonce
+        return agent_id_for(
+            self.plan.release_id,
+            self.unit.id,
+            self.attempt,
+            repo_url="" if legacy else self.settings.repo_url,
+            nonce=self.run_nonce,
+        )
 
     def hurry(self, grace_s: float) -> None:
         """An abort: a create in flight gets `grace_s` more, not the client's whole retry budget."""

@@ -12,6 +12,7 @@ run on the candidate and the release branch moves to it. A failed batch asks the
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -91,6 +92,12 @@ class Supervisor:
                 isinstance(self.decider, PolicyDecider) and self.decider.on_batch_failure == "fail"
             )
         self.keep_siblings_on_failure = keep_siblings_on_failure
+        # part of every agent id: new with a new status file, the same on a restart ("" for a
+        # file written before nonces, so its agents keep their ids)
+        if self.existing is None:
+            self.run_nonce = secrets.token_hex(8)
+        else:
+            self.run_nonce = self.existing.run_nonce or ""
         self._fus = FuOutcomes(plan, self.existing)
         self._earlier = EarlierRun(self.existing)
         self._cands = self._fus.scheduled
@@ -138,7 +145,9 @@ class Supervisor:
             async with send:
                 self._send = send
                 self._emit(
-                    self._fus.started_event(self.settings.now(), self.orchestrator_id, os.getpid())
+                    self._fus.started_event(
+                        self.settings.now(), self.orchestrator_id, os.getpid(), self.run_nonce
+                    )
                 )
                 self.log.info(
                     "release.started",
@@ -433,6 +442,7 @@ class Supervisor:
             resume=state.resume,
             delivered=state.delivered,
             conflict_rounds=state.conflict_rounds,
+            run_nonce=self.run_nonce,
         )
 
     def _cancels_batch(self) -> bool:

@@ -26,6 +26,7 @@ class ReleaseStarted:
     orchestrator_id: str
     pid: int
     batches: tuple[tuple[Decimal, tuple[FuPlanEntry, ...]], ...]
+    run_nonce: str | None = None
 
 
 @dataclass(frozen=True)

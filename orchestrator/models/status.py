@@ -164,6 +164,7 @@ class StatusFile(BaseModel):
     integration_branch: str | None = None
     integration_sha: str | None = None
     base_branch: str | None = None
+    run_nonce: str | None = None  # part of every agent id of this release run
 
     def fu_entry(self, fu_id: str) -> FuEntry | None:
         for batch in self.batches:

@@ -377,10 +377,17 @@ def check_finished_cleanly(world: World, earlier: list[Snapshot], context: str) 
     # relaunched, no follow-up
     agents = agents_by_fu(fake_get(world.fake.root, "/_fake/git"))
     launches = fake_get(world.fake.root, "/_fake/stats")["launches_per_fu"]
+    status = json.loads(world.status_file.read_text())
+    nonce = status["run_nonce"]  # created at the first start, kept by every restart
+    assert nonce
+
+    def first_id(fu: str) -> str:
+        return agent_id_for(RELEASE, fu, 1, repo_url=world.url, nonce=nonce)
+
     assert launches == dict.fromkeys(FUS, 1), f"launches per FU: {launches}\n{context}"
     for fu in FUS:
         ids = [a["agentId"] for a in agents.get(fu, [])]
-        assert ids == [agent_id_for(RELEASE, fu, 1)], f"{fu}: agents {ids}\n{context}"
+        assert ids == [first_id(fu)], f"{fu}: agents {ids}\n{context}"
         runs = [r["runId"] for r in agents[fu][0]["runs"]]
         assert len(runs) == 1, f"{fu}: runs {runs}\n{context}"
 
@@ -393,7 +400,6 @@ def check_finished_cleanly(world: World, earlier: list[Snapshot], context: str) 
 
     # the status file: every FU completed, its merge commit the one on the release branch, what
     # a killed run recorded of its delivery kept
-    status = json.loads(world.status_file.read_text())
     assert status["orchestrator"]["status"] == "completed", context
     batches = {str(b["batch_id"]): b["status"] for b in status["batches"]}
     assert batches == dict.fromkeys(BATCHES, "completed"), f"{batches}\n{context}"
@@ -403,7 +409,7 @@ def check_finished_cleanly(world: World, earlier: list[Snapshot], context: str) 
         assert entry["status"] == "completed", f"{fu}: {entry}\n{context}"
         assert entry["merge_commit"] in line, f"{fu}: {entry}\n{context}"
         assert entry["merge_commit"] == merge_of[fu], f"{fu}: {entry}\n{context}"
-        assert entry["worker_agent_id"] == agent_id_for(RELEASE, fu, 1), f"{fu}\n{context}"
+        assert entry["worker_agent_id"] == first_id(fu), f"{fu}\n{context}"
         for snapshot in earlier:
             was = fu_entries(snapshot.status).get(fu, {})
             for field in ("delivered_branch", "delivered_sha"):

@@ -146,13 +146,17 @@ def origin_in(tmp_path: Path) -> str:
     return origin.as_uri() if origin.exists() else seed_repo(origin)
 
 
-async def agent_already_on(fake: FakeCursor, agent_id: str, prompt: str, repo_url: str) -> Run:
-    """An agent (and its first run) that exists on the fake before orchd starts."""
+async def agent_already_on(
+    fake: FakeCursor, agent_id: str, prompt: str, repo_url: str, *, name: str | None = None
+) -> Run:
+    """An agent (and its first run) that exists on the fake before orchd starts; `name` as
+    orchd names its agents (`<release> <FU> a<attempt>`) for one orchd itself launched."""
     async with httpx.AsyncClient(transport=StreamingASGITransport(fake.app)) as http:
         client = CursorClient(http, base_url="http://fake.test/v1", api_key=API_KEY)
         _, run = await client.create_agent(
             CreateAgentRequest(
                 prompt=Prompt(text=prompt),
+                name=name,
                 agent_id=agent_id,
                 repos=[RepoConfig(url=repo_url, starting_ref="main")],
             )

@@ -230,7 +230,9 @@ async def test_restart_adopts_the_running_agent_instead_of_launching_a_second(
     p = plan([fu("FU-1"), fu("FU-2", "FU-1")], [("0", ["FU-1"]), ("1", ["FU-2"])])
     fake = FakeCursor(scenario, api_key=API_KEY, clock=asyncio.get_running_loop().time)
     agent_id = agent_id_for(p.release_id, "FU-1", 1)
-    await agent_already_on(fake, agent_id, "FU-1 before the crash", origin_in(tmp_path))
+    await agent_already_on(
+        fake, agent_id, "FU-1 before the crash", origin_in(tmp_path), name="v9.9.9 FU-1 a1"
+    )
     crashed = status_left_by_a_crash(p.release_id, "FU-1", attempts=1, worker_agent_id=agent_id)
     ran = await run_on_fake(p, scenario, tmp_path, existing=crashed, fake=fake)
     assert ran.outcome.status is ReleaseStatus.COMPLETED

@@ -275,12 +275,16 @@ class CursorClient:
         except E.AgentIdConflict as conflict:
             if req.agent_id is None or not (adopt_existing or conflict.attempt > 1):
                 raise
-            return await self._adopt(req.agent_id, conflict.attempt)
+            return await self._adopt(req.agent_id, conflict.attempt, expected=req)
         created = self._parse(CreateAgentResponse, response)
         return created.agent, created.run
 
-    async def _adopt(self, agent_id: str, attempt: int) -> tuple[Agent, Run]:
+    async def _adopt(
+        self, agent_id: str, attempt: int, *, expected: CreateAgentRequest | None = None
+    ) -> tuple[Agent, Run]:
         agent = await self.get_agent(agent_id)
+        if expected is not None:
+            _check_ours(agent, expected)
         run_id = agent.latest_run_id
         if run_id is None:
             runs = await self.list_runs(agent_id, limit=1)
@@ -446,3 +450,28 @@ def _check_limit(limit: int) -> int:
     if not 1 <= limit <= 100:
         raise ValueError(f"limit must be within 1..100, got {limit}")
     return limit
+
+
+def _same_repo(a: str, b: str) -> bool:
+    def norm(url: str) -> str:
+        return url.strip().rstrip("/").removesuffix(".git").lower()
+
+    return norm(a) == norm(b)
+
+
+def _check_ours(agent: Agent, expected: CreateAgentRequest) -> None:
+    """An agent answering our id must be the one we would have made: same repo, same name."""
+    problems: list[str] = []
+    want_repo = expected.repos[0].url if expected.repos else None
+    have_repo = agent.repos[0].url if agent.repos else None
+    if want_repo is not None and (have_repo is None or not _same_repo(want_repo, have_repo)):
+        problems.append(f"its repo is {have_repo or 'none'}, not {want_repo}")
+    if expected.name is not None and agent.name != expected.name:
+        problems.append(f"its name is {agent.name!r}, not {expected.name!r}")
+    if problems:
+        raise E.ForeignAgent(
+            f"agent {agent.id} exists but is not this release run's ({'; '.join(problems)}): "
+            "refusing to adopt it",
+            method="GET",
+            path=f"/v1/agents/{agent.id}",
+        )

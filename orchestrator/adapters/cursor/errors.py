@@ -109,6 +109,13 @@ class AgentIdConflict(Conflict):
     default_code = "agent_id_conflict"
 
 
+class ForeignAgent(CursorError):
+    """409 on create, and the agent with our id is not ours (another repo, name or run): never
+    adopted, never retried."""
+
+    default_code = "foreign_agent"
+
+
 class AgentBusy(Conflict):
     default_code = "agent_busy"
 

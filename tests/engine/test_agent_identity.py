@@ -1,0 +1,92 @@
+"""Agent identity (issue 9 §1): orchd adopts only agents of this release run, never another's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.core.agent_ids import agent_id_for
+from orchestrator.fakecursor.app import FakeCursor
+from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
+from orchestrator.models.status import ReleaseStatus
+from tests.engine.harness import (
+    API_KEY,
+    agent_already_on,
+    origin_in,
+    run_on_fake,
+    status_left_by_a_crash,
+)
+from tests.plans import fu, plan
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
+
+MIN = 60.0
+SCENARIO = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN))
+OTHER_REPO = "https://github.com/someone-else/other"
+
+
+def _fake() -> FakeCursor:
+    import asyncio
+
+    return FakeCursor(SCENARIO, api_key=API_KEY, clock=asyncio.get_running_loop().time)
+
+
+async def test_an_old_style_agent_of_another_repo_is_not_picked_up_by_a_fresh_release(
+    tmp_path: Path,
+) -> None:
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    fake = _fake()
+    foreign = agent_id_for(p.release_id, "FU-1", 1)  # what orchd used to launch everywhere
+    await agent_already_on(fake, foreign, "someone else's FU-1", OTHER_REPO, name="v9.9.9 FU-1 a1")
+    ran = await run_on_fake(p, SCENARIO, tmp_path, fake=fake)
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    mine = ran.fu("FU-1")["worker_agent_id"]
+    assert mine != foreign
+    assert mine == agent_id_for(
+        p.release_id, "FU-1", 1, repo_url=ran.origin, nonce=ran.status["run_nonce"]
+    )
+    assert ran.stats["agents_total"] == 2  # the foreign one, untouched, and ours
+
+
+async def test_two_fresh_status_files_never_share_agent_ids(tmp_path: Path) -> None:
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    first = await run_on_fake(p, SCENARIO, tmp_path / "a")
+    second = await run_on_fake(p, SCENARIO, tmp_path / "b")
+    assert first.status["run_nonce"] != second.status["run_nonce"]
+    assert first.fu("FU-1")["worker_agent_id"] != second.fu("FU-1")["worker_agent_id"]
+
+
+async def test_a_restart_keeps_the_nonce_and_so_finds_its_own_agents(tmp_path: Path) -> None:
+    from orchestrator.models.status import StatusFile
+
+    p = plan([fu("FU-1"), fu("FU-2", "FU-1")], [("0", ["FU-1"]), ("1", ["FU-2"])])
+    first = await run_on_fake(p, SCENARIO, tmp_path, abort_at_s=15 * MIN)
+    assert first.outcome.status is ReleaseStatus.ABORTED
+    again = await run_on_fake(
+        p, SCENARIO, tmp_path, existing=StatusFile.model_validate(first.status)
+    )
+    assert again.outcome.status is ReleaseStatus.COMPLETED
+    assert again.status["run_nonce"] == first.status["run_nonce"]
+    assert again.fu("FU-1")["worker_agent_id"] == first.fu("FU-1")["worker_agent_id"]
+
+
+async def test_an_agent_answering_our_id_from_another_repo_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    fake = _fake()
+    origin = origin_in(tmp_path)
+    ours = agent_id_for(p.release_id, "FU-1", 1, repo_url=origin, nonce="n0nce")
+    await agent_already_on(fake, ours, "not ours", OTHER_REPO, name="v9.9.9 FU-1 a1")
+    crashed = status_left_by_a_crash(
+        p.release_id, "FU-1", attempts=1, worker_agent_id=ours
+    ).model_copy(update={"run_nonce": "n0nce"})
+    ran = await run_on_fake(p, SCENARIO, tmp_path, existing=crashed, fake=fake)
+    assert ran.outcome.status is ReleaseStatus.FAILED
+    error = ran.fu("FU-1")["error"]
+    assert ran.fu("FU-1")["status"] == "needs_human"
+    assert ours in error
+    assert "refusing to adopt" in error
+    assert OTHER_REPO in error
+    assert ran.stats["agents_total"] == 1  # nothing launched in its place under our id
