@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import structlog
 from anyio.abc import Process
 
@@ -24,6 +25,9 @@ from orchestrator.models.gate import GateStep, GateTestResult, GateTestStatus
 log = structlog.get_logger(__name__)
 
 SHELL = "/bin/sh"
+LOG_DIR_MODE = 0o750
+"""`gate_logs/`: test output can hold secrets from the environment; never world-readable."""
+LOG_FILE_MODE = 0o640
 
 
 def _argvs(step: GateStep, command: str) -> list[list[str]]:
@@ -54,8 +58,43 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
+def _log_opener(path: str, flags: int) -> int:
+    """`open()`'s opener: a log file created here gets LOG_FILE_MODE (umask may narrow it)."""
+    return os.open(path, flags, LOG_FILE_MODE)
+
+
+def _narrow(path: Path, limit: int) -> None:
+    """Take away bits beyond `limit` from a path we own (left wider by an older orchd)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return
+    if info.st_uid == os.geteuid() and info.st_mode & 0o777 & ~limit:
+        with contextlib.suppress(OSError):
+            path.chmod(info.st_mode & limit)
+
+
+def _prepare_log(log_path: Path) -> None:
+    """The log's folder (LOG_DIR_MODE) and file (LOG_FILE_MODE), explicitly, whatever the umask.
+
+    `mkdir(mode)` and `open(mode)` are still narrowed by the umask, never widened: under
+    umask 000 the folder is 0750 and the file 0640, under 077 they are 0700 and 0600.
+    """
+    missing: list[Path] = []
+    folder = log_path.parent
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=LOG_DIR_MODE)
+    _narrow(log_path.parent, LOG_DIR_MODE)
+    os.close(_log_opener(str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND))
+    _narrow(log_path, LOG_FILE_MODE)
+
+
 async def _append(log_path: Path, text: str) -> None:
-    async with await anyio.open_file(log_path, "a", encoding="utf-8") as handle:
+    async with await anyio.open_file(log_path, "a", encoding="utf-8", opener=_log_opener) as handle:
         await handle.write(text)
 
 
@@ -120,7 +159,7 @@ async def _run_argv(
 ) -> GateTestResult:
     """One process of a step, its output appended to the log, killed at the step's deadline."""
     started = anyio.current_time()
-    async with await anyio.open_file(log_path, "ab") as out:
+    async with await anyio.open_file(log_path, "ab", opener=_log_opener) as out:
         try:
             process = await anyio.open_process(
                 argv,
@@ -183,7 +222,7 @@ async def run_gate(
     `env` is the complete environment of each command (the caller merges os.environ with
     ORCHD_RELEASE_ID, ORCHD_BATCH_ID, ORCHD_FU_BRANCHES). Output is appended to `log_path`.
     """
-    await anyio.Path(log_path.parent).mkdir(parents=True, exist_ok=True)
+    await anyio.to_thread.run_sync(_prepare_log, log_path)
     results: list[GateTestResult] = []
     for step in steps:
         result = await _run_step(

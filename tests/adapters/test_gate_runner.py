@@ -206,3 +206,58 @@ async def test_a_multi_line_command_block_runs_each_line_and_stops_at_the_first_
     assert passed.status is Status.PASSED
     assert (failed.status, failed.exit_code) == (Status.FAILED, 4)
     assert not marker.exists()
+
+
+async def test_gate_logs_are_private_even_under_umask_000(tmp_path: Path) -> None:
+    """Issue 9: `gate_logs/` was created 0777 and its logs 0666 (world-writable) under umask 000."""
+    log_path = tmp_path / "release" / "gate_logs" / "batch-0.log"
+    old = os.umask(0)
+    try:
+        await run_gate(
+            [GateStep("IT-001", "passes", "true")],
+            workdir=tmp_path,
+            env=env(),
+            timeout_s=10,
+            log_path=log_path,
+        )
+    finally:
+        os.umask(old)
+    assert log_path.parent.stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "release").stat().st_mode & 0o777 == 0o750
+    assert log_path.stat().st_mode & 0o777 == 0o640
+
+
+async def test_a_umask_narrower_than_the_log_modes_is_kept(tmp_path: Path) -> None:
+    log_path = tmp_path / "gate_logs" / "batch-0.log"
+    old = os.umask(0o077)
+    try:
+        await run_gate(
+            [GateStep("IT-001", "passes", "true")],
+            workdir=tmp_path,
+            env=env(),
+            timeout_s=10,
+            log_path=log_path,
+        )
+    finally:
+        os.umask(old)
+    assert log_path.parent.stat().st_mode & 0o777 == 0o700
+    assert log_path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_log_folder_left_world_writable_is_narrowed(tmp_path: Path) -> None:
+    """A `gate_logs/` an older orchd created 0777 (and its logs 0666) is tightened on next use."""
+    log_path = tmp_path / "gate_logs" / "batch-0.log"
+    log_path.parent.mkdir()
+    log_path.parent.chmod(0o777)
+    log_path.write_text("old run\n")
+    log_path.chmod(0o666)
+    await run_gate(
+        [GateStep("IT-001", "passes", "true")],
+        workdir=tmp_path,
+        env=env(),
+        timeout_s=10,
+        log_path=log_path,
+    )
+    assert log_path.parent.stat().st_mode & 0o777 == 0o750
+    assert log_path.stat().st_mode & 0o777 == 0o640
+    assert log_path.read_text().startswith("old run\n")
