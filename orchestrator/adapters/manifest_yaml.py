@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.adapters.strategy_yaml import parse_limits
+from orchestrator.adapters.strategy_yaml import LimitSources, parse_limits
 from orchestrator.adapters.yaml_nodes import (
     UNSET,
     Collector,
@@ -32,7 +32,6 @@ from orchestrator.models.release import (
     Limits,
     Priority,
     RiskLevel,
-    Source,
     StrategyType,
 )
 
@@ -61,7 +60,7 @@ class ManifestData:
     name: str = ""
     status: str = ""
     limits: Limits = field(default_factory=Limits)
-    limit_sources: dict[str, Source] = field(default_factory=dict)
+    limit_sources: LimitSources = field(default_factory=LimitSources)
     feature_units: list[FeatureUnit] = field(default_factory=list)
     batches: list[Batch] | None = None
     deferred: dict[str, str] = field(default_factory=dict)

@@ -336,7 +336,11 @@ def load_release(
         schedule_source=schedule_source,
     )
     findings = check_plan(
-        raw, strict_batches=strict_batches, where=where, limit_sources=data.limit_sources
+        raw,
+        strict_batches=strict_batches,
+        where=where,
+        limit_sources=data.limit_sources.sources,
+        limit_labels=data.limit_sources.labels,
     )
     errors += [_to_error(f) for f in findings if f.severity == "error"]
     warnings += [f for f in findings if f.severity == "warning"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.adapters.yaml_nodes import (
@@ -95,14 +96,27 @@ def _scalar(value: Any, kind: str) -> tuple[bool, Any]:
     return False, value
 
 
-def _retry(node: Any, col: Collector, prefix: str, sources: dict[str, Source]) -> RetryPolicy:
+@dataclass
+class LimitSources:
+    """Where each limit was set: `execution_strategy.<key>` (also for keys written under
+    `execution_limits`) → its source, and → the name as written, for messages."""
+
+    sources: dict[str, Source] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def record(self, canonical: str, label: str, source: Source) -> None:
+        self.sources[canonical] = source
+        self.labels[canonical] = label
+
+
+def _retry(node: Any, col: Collector, prefix: str, sources: LimitSources) -> RetryPolicy:
     if not isinstance(node, dict):
         col.error(node_pos(node), prefix, "must be a mapping", "see config/orchd.yaml")
         return RetryPolicy()
     values: dict[str, Any] = {}
     for key, name in _known_entries(col, node, prefix, _RETRY_KEYS):
         value = node[key]
-        sources[name] = col.source(value_pos(node, key))
+        sources.record(f"execution_strategy.retry.{key}", name, col.source(value_pos(node, key)))
         if key == "max_retries":
             values[key] = _max_retries(node, col, name)
             continue
@@ -178,7 +192,7 @@ def _tiers(node: Any, key: str, col: Collector, name: str) -> dict[str, str | No
 
 
 def _strategy_section(
-    root: Any, section: str, col: Collector, values: dict[str, Any], sources: dict[str, Source]
+    root: Any, section: str, col: Collector, values: dict[str, Any], sources: LimitSources
 ) -> None:
     node = root[section]
     if not isinstance(node, dict):
@@ -197,7 +211,7 @@ def _strategy_section(
                 name,
                 f"also set in execution_limits; execution_strategy's {value!r} wins",
             )
-        sources[f"execution_strategy.{key}"] = col.source(pos)
+        sources.record(f"execution_strategy.{key}", name, col.source(pos))
         kind = _kind(str(key))
         if kind == "type":
             text = str(value).strip().lower() if isinstance(value, str) else None
@@ -240,7 +254,7 @@ def _strategy_section(
 
 
 def _spawning(
-    node: Any, col: Collector, name: str, values: dict[str, Any], sources: dict[str, Source]
+    node: Any, col: Collector, name: str, values: dict[str, Any], sources: LimitSources
 ) -> None:
     spawn = node["agent_spawning"]
     if not isinstance(spawn, dict):
@@ -254,15 +268,19 @@ def _spawning(
     if "status_file" in spawn:
         status_file = text_field(spawn, "status_file", col, f"{name}.status_file")
         values["status_file"] = status_file or None
-        sources["execution_strategy.status_file"] = col.source(value_pos(spawn, "status_file"))
+        sources.record(
+            "execution_strategy.status_file",
+            f"{name}.status_file",
+            col.source(value_pos(spawn, "status_file")),
+        )
 
 
 def parse_limits(
     root: Any, col: Collector, override: StrategyType | None
-) -> tuple[Limits, dict[str, Source]]:
+) -> tuple[Limits, LimitSources]:
     """Limits (execution_strategy wins over execution_limits) and where each was set."""
     values: dict[str, Any] = {}
-    sources: dict[str, Source] = {}
+    sources = LimitSources()
     present = [s for s in ("execution_limits", "execution_strategy") if s in root]
     for section in present:
         _strategy_section(root, section, col, values, sources)

@@ -41,11 +41,16 @@ def check_plan(
     strict_batches: bool = False,
     where: Source | None = None,
     limit_sources: Mapping[str, Source] | None = None,
+    limit_labels: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Every error and warning about `plan`; `where` names the manifest for plan-wide ones."""
+    """Every error and warning about `plan`; `where` names the manifest for plan-wide ones.
+
+    `limit_sources` / `limit_labels`: where each `execution_strategy.<key>` was set and how it
+    was written there (`execution_limits.<key>` too), so a bad limit names its own line.
+    """
     ix = index_plan(plan)
     found = structure_findings(plan, ix, where)
-    found += limit_findings(plan.limits, limit_sources or {}, where)
+    found += limit_findings(plan.limits, limit_sources or {}, where, limit_labels or {})
     found += unit_limit_findings(plan)
     found += dependency_findings(ix, strict_batches)
     found += cycle_findings(ix)

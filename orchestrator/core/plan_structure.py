@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -123,27 +124,64 @@ def structure_findings(plan: ReleasePlan, ix: PlanIndex, where: Source | None) -
     return found
 
 
+_AT_LEAST_ONE = ("max_parallel_fus", "max_high_risk_in_parallel")
+_POSITIVE = (
+    "poll_interval_s",
+    "stale_after_minutes",
+    "max_duration_minutes",
+    "gate_timeout_s",
+    "cancel_grace_s",
+)
+_NOT_NEGATIVE = {
+    "decision_deadline_minutes": "use 0 for no deadline",
+    "max_conflict_rounds": "use 0 to hand the first conflict to a human",
+}
+_POSITIVE_RETRY = ("backoff_initial_s", "backoff_max_s")
+
+
+def _number(value: float) -> str:
+    """`-1.0` → `-1`, `0.5` → `0.5`: a value as the user wrote it."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def limit_findings(
-    limits: Limits, sources: Mapping[str, Source], where: Source | None
+    limits: Limits,
+    sources: Mapping[str, Source],
+    where: Source | None,
+    labels: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Limits no run could honour (counts below 1, non-positive times, odd backoff)."""
+    """Limits no run could honour: counts below 1, negative or zero durations, odd backoff.
+
+    Each names the key as the manifest wrote it (`execution_limits.…` too) and its line.
+    """
     found: list[Finding] = []
+    names = labels or {}
 
-    def bad(name: str, problem: str, fix: str) -> None:
-        found.append(Finding("error", "bad_limit", name, problem, fix, sources.get(name, where)))
+    def bad(key: str, problem: str, fix: str) -> None:
+        found.append(
+            Finding(
+                "error", "bad_limit", names.get(key, key), problem, fix, sources.get(key, where)
+            )
+        )
 
-    for name in ("max_parallel_fus", "max_high_risk_in_parallel"):
+    def positive(key: str, value: float, fix: str = "use a positive number") -> None:
+        if not math.isfinite(value):
+            bad(key, f"must be a finite number, got {_number(value)}", fix)
+        elif not value > 0:
+            bad(key, f"must be above 0, got {_number(value)}", fix)
+
+    for name in _AT_LEAST_ONE:
         value = getattr(limits, name)
         if value < 1:
             bad(f"execution_strategy.{name}", f"must be at least 1, got {value}", "use 1 or more")
-    for name in ("poll_interval_s", "stale_after_minutes", "max_duration_minutes"):
+    for name in _POSITIVE:
+        positive(f"execution_strategy.{name}", getattr(limits, name))
+    for name, fix in _NOT_NEGATIVE.items():
         value = getattr(limits, name)
-        if not value > 0:
-            bad(
-                f"execution_strategy.{name}",
-                f"must be above 0, got {value}",
-                "use a positive number",
-            )
+        if not math.isfinite(value):
+            bad(f"execution_strategy.{name}", f"must be a finite number, got {_number(value)}", fix)
+        elif value < 0:
+            bad(f"execution_strategy.{name}", f"must be 0 or more, got {_number(value)}", fix)
     retry = limits.retry
     for priority, count in retry.max_retries.items():
         if count < 0:
@@ -152,18 +190,18 @@ def limit_findings(
                 f"must be 0 or more, got {count}",
                 "use 0 for no retry",
             )
-    if not retry.backoff_initial_s >= 0:
-        bad("execution_strategy.retry.backoff_initial_s", "must be 0 or more", "use seconds >= 0")
-    if not retry.backoff_max_s >= retry.backoff_initial_s:
+    for name in _POSITIVE_RETRY:
+        positive(f"execution_strategy.retry.{name}", getattr(retry, name), "use seconds, e.g. 30")
+    if math.isfinite(retry.backoff_initial_s) and 0 < retry.backoff_max_s < retry.backoff_initial_s:
         bad(
             "execution_strategy.retry.backoff_max_s",
-            f"must be at least backoff_initial_s ({retry.backoff_initial_s})",
+            f"must be at least backoff_initial_s ({_number(retry.backoff_initial_s)})",
             "raise backoff_max_s",
         )
-    if not retry.backoff_multiplier >= 1:
+    if not (math.isfinite(retry.backoff_multiplier) and retry.backoff_multiplier >= 1):
         bad(
             "execution_strategy.retry.backoff_multiplier",
-            f"must be at least 1, got {retry.backoff_multiplier}",
+            f"must be at least 1, got {_number(retry.backoff_multiplier)}",
             "use 2 for doubling",
         )
     return found
@@ -173,13 +211,14 @@ def unit_limit_findings(plan: ReleasePlan) -> list[Finding]:
     """A per-FU `max_duration_minutes` that no run could meet."""
     found: list[Finding] = []
     for unit in plan.feature_units:
-        if unit.max_duration_minutes is not None and not unit.max_duration_minutes > 0:
+        minutes = unit.max_duration_minutes
+        if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
             found.append(
                 Finding(
                     "error",
                     "bad_limit",
                     f"feature_units[{unit.id}].max_duration_minutes",
-                    f"must be above 0, got {unit.max_duration_minutes}",
+                    f"must be a positive number, got {_number(minutes)}",
                     "use a positive number of minutes",
                     unit.source,
                 )
