@@ -35,6 +35,8 @@ from orchestrator.models.release import (
     StrategyType,
 )
 
+MAX_FU_ID_LENGTH = 100
+"""An FU id names files (its spec folder), branches and agents."""
 FU_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LEADING_FU_RE = re.compile(r"^\s*(FU-[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*)")
 _CHECKPOINT_RE = re.compile(r"^checkpoint_(.+)_after_batch$")
@@ -70,6 +72,13 @@ class ManifestData:
     """False when the file is not a YAML mapping: nothing else can be checked."""
 
 
+def _too_long(fu_id: str) -> str:
+    return (
+        f"FU id {fu_id[:20]}… is {len(fu_id)} characters long, at most {MAX_FU_ID_LENGTH}: "
+        "it names files and branches"
+    )
+
+
 def _id_list(node: Any, key: str, col: Collector, name: str) -> tuple[str, ...]:
     value = node.get(key)
     if value is None:
@@ -84,6 +93,14 @@ def _id_list(node: Any, key: str, col: Collector, name: str) -> tuple[str, ...]:
         return ()
     ids: list[str] = []
     for index, item in enumerate(value):
+        if isinstance(item, str) and len(item) > MAX_FU_ID_LENGTH:
+            col.error(
+                value_pos(value, index),
+                f"{name}[{index}]",
+                _too_long(item),
+                "use a short id such as FU-100",
+            )
+            continue
         if not isinstance(item, str) or not FU_ID_RE.match(item):
             col.error(
                 value_pos(value, index),
@@ -115,6 +132,11 @@ def _feature_unit(node: Any, index: int, seq: Any, col: Collector) -> FeatureUni
         col.error(pos, f"feature_units[{index}]", "must be a mapping with at least `id`")
         return None
     fu_id = node.get("id")
+    if isinstance(fu_id, str) and len(fu_id) > MAX_FU_ID_LENGTH:
+        col.error(
+            value_pos(node, "id"), f"feature_units[{index}].id", _too_long(fu_id), "use a short id"
+        )
+        return None
     if not isinstance(fu_id, str) or not FU_ID_RE.match(fu_id):
         col.error(
             value_pos(node, "id") if "id" in node else pos,

@@ -32,7 +32,12 @@ from orchestrator.models.release import (
 )
 from orchestrator.models.status import StatusFile
 
-RELEASE_ID_RE = re.compile(r"^v?\d+(?:\.\d+){0,3}(?:[-+][0-9A-Za-z]+(?:[.-][0-9A-Za-z]+)*)?$")
+MAX_RELEASE_ID_LENGTH = 64
+"""A release id names folders (docs/releases/…/<id>, orchd's git cache) and branches."""
+RELEASE_ID_RE = re.compile(
+    rf"^(?=.{{1,{MAX_RELEASE_ID_LENGTH}}}$)"
+    r"v?\d+(?:\.\d+){0,3}(?:[-+][0-9A-Za-z]+(?:[.-][0-9A-Za-z]+)*)?$"
+)
 MANIFEST = "manifest.yaml"
 SCHEDULE_MD = "execution_schedule.md"
 INTEGRATION_MD = "integration_tests.md"
@@ -40,6 +45,16 @@ _SPEC_SKIP_DIRS = {"standards", "templates", "archive"}
 
 
 def _check_release_id(release_id: str) -> None:
+    if len(release_id) > MAX_RELEASE_ID_LENGTH:
+        raise LocatedError(
+            "<command line>",
+            None,
+            None,
+            "RELEASE_ID",
+            f"is {len(release_id)} characters long, at most {MAX_RELEASE_ID_LENGTH}: "
+            "it names folders and branches",
+            "use a plain id such as v0.1.1",
+        )
     if not RELEASE_ID_RE.match(release_id) or ".." in release_id:
         raise LocatedError(
             "<command line>",

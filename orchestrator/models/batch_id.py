@@ -7,6 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+MAX_BATCH_ID_DIGITS = 12
+"""`batch-<id>.log`, `…/cand/b<id>.<n>`: an id like 1e300 would be a 300-digit file name."""
+
 
 def parse_batch_id(value: Any) -> Decimal:
     """Accept ints, floats (via their shortest repr), and numeric strings; reject the rest."""
@@ -25,7 +28,16 @@ def parse_batch_id(value: Any) -> Decimal:
         raise ValueError(f"batch id must be a number such as 0, 0.5 or 3, got {value!r}")
     if not result.is_finite():
         raise ValueError(f"batch id must be a finite number, got {value!r}")
-    return result.normalize() if result != 0 else Decimal(0)
+    if result == 0:
+        return Decimal(0)
+    result = result.normalize()
+    digits = len(result.as_tuple().digits)
+    if abs(result.adjusted()) >= MAX_BATCH_ID_DIGITS or digits > MAX_BATCH_ID_DIGITS:
+        raise ValueError(
+            f"batch id {str(value)[:24]!r} is too long: at most {MAX_BATCH_ID_DIGITS} digits "
+            "(it names log files and branches)"
+        )
+    return result
 
 
 def format_batch_id(value: Decimal) -> str:
