@@ -109,6 +109,119 @@ def resolve_release_dir(release_id: str, repo_root: Path, release_dir: Path | No
     return _locate(release_id, repo_root, release_dir)[0]
 
 
+def release_repository(repo_root: Path, release_dir: Path | None) -> Path | None:
+    """The repository a release lives in: `--repo-root`, unless `--release-dir` is given.
+
+    Then it is the folder above `docs/releases/` in the release dir's path (neotoma's layout),
+    else the nearest folder above it holding `.git`, else unknown (None) — never the current
+    directory just because `--repo-root` defaults to it.
+    """
+    if release_dir is None:
+        return repo_root.absolute()
+    folder = release_dir.resolve()
+    parts = folder.parts
+    for index in range(len(parts) - 2, 0, -1):
+        if parts[index : index + 2] == ("docs", "releases"):
+            return Path(*parts[:index])
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+MAX_STATUS_NAME_LENGTH = 200
+"""Room for the files orchd keeps beside it (`.pid`, `.lock`, `.decision`, temp files)."""
+
+
+def _existing_status_problem(path: Path, release_id: str) -> str | None:
+    """Why an existing file at the status path must not be replaced; None when it may be."""
+    if not path.is_file():
+        return "exists and is not a file"
+    try:
+        raw = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return "exists and is not JSON: orchd would overwrite it"
+    if not isinstance(raw, dict) or not {"release_id", "orchestrator"} <= raw.keys():
+        return (
+            "exists and is not an orchd status file (no `release_id` and `orchestrator` keys): "
+            "orchd would overwrite it"
+        )
+    if raw["release_id"] != release_id:
+        return (
+            f"is the status file of release {raw['release_id']!r}, not {release_id!r}: "
+            "orchd would take over that release's state"
+        )
+    return None
+
+
+def _check_status_file(
+    data: ManifestData, release_id: str, root: Path | None, release_dir: Path | None
+) -> tuple[str | None, LocatedError | None]:
+    """The manifest's `agent_spawning.status_file` as an absolute path orchd may write, or why
+    not: it must lie in the repository, end in `.json`, and replace only a status file of this
+    release (orchd writes it, and `.pid`, `.lock`, `.decision` files beside it)."""
+    value = data.limits.status_file
+    if not value:
+        return None, None
+    key = "execution_strategy.status_file"
+    src = data.limit_sources.sources.get(key)
+    field = data.limit_sources.labels.get(key, "execution_strategy.agent_spawning.status_file")
+    default = "remove status_file to keep agent_status.json in the release folder"
+
+    def refuse(problem: str, fix: str = default) -> tuple[None, LocatedError]:
+        file = src.file if src else MANIFEST
+        return None, LocatedError(
+            file, src.line if src else None, src.col if src else None, field, problem, fix
+        )
+
+    relative = Path(value)
+    example = (
+        relative.with_name("agent_status.json").as_posix()
+        if relative.name and relative.name != "agent_status.json" and not relative.is_absolute()
+        else f"docs/releases/{release_id}/agent_status.json"
+    )
+    if root is None:
+        return refuse(
+            f"{value!r} is relative to the repository, and --release-dir {release_dir} is in "
+            "none (no docs/releases/ in its path, no .git above it)",
+            "keep the release under <repository>/docs/releases/, or " + default,
+        )
+    if any(len(part) > 255 for part in relative.parts) or len(relative.name) > (
+        MAX_STATUS_NAME_LENGTH
+    ):
+        return refuse(
+            f"{value[:40]!r}… is too long: at most {MAX_STATUS_NAME_LENGTH} characters "
+            "in its file name",
+            f"use a path such as {example}",
+        )
+    if relative.suffix.lower() != ".json":
+        return refuse(
+            f"{value!r} does not end in .json: orchd would write its status JSON there",
+            f"use a path such as {example}, or {default}",
+        )
+    if ".git" in relative.parts:
+        return refuse(f"{value!r} is inside .git/", default)
+    path = root / relative
+    try:
+        resolved, top = path.resolve(), root.resolve()
+        if not resolved.is_relative_to(top):
+            return refuse(
+                f"{value!r} is outside the repository ({top}): orchd must not write there",
+                f"use a path relative to the repository root, such as {example}",
+            )
+        problem = _existing_status_problem(resolved, release_id) if resolved.exists() else None
+    except OSError as exc:
+        return refuse(f"{value!r} cannot be checked: {exc.strerror}")
+    except RuntimeError:  # a symlink loop
+        return refuse(f"{value!r} cannot be checked: symlink loop")
+    if problem is not None:
+        return refuse(
+            f"{value!r} {problem}",
+            f"point status_file at a new file such as {example}, or {default}",
+        )
+    return str(path), None
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -320,6 +433,11 @@ def load_release(
                 "pass the id the manifest declares, or fix release.id",
             )
         )
+    status_file, status_error = _check_status_file(
+        data, release_id, release_repository(repo_root, release_dir), release_dir
+    )
+    if status_error is not None:
+        errors.append(status_error)
 
     md_path, it_path = folder / SCHEDULE_MD, folder / INTEGRATION_MD
     md = parse_schedule_md(_read_text(md_path)) if md_path.is_file() else None
@@ -342,7 +460,7 @@ def load_release(
         name=data.name,
         status=data.status,
         release_dir=str(folder),
-        limits=data.limits,
+        limits=data.limits.model_copy(update={"status_file": status_file}),
         feature_units=tuple(units),
         batches=tuple(batches),
         deferred=tuple(data.deferred),

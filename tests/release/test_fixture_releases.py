@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +32,6 @@ VALID = [
     ("head", "v0.1.0", None, 14, 28, 0,
      {"schedule_disagrees", "same_batch_dependency", "later_batch_dependency", "no_spec"}),
     ("head", "v0.1.1", None, 4, 4, 0, {"external_dependency", "no_spec"}),
-    ("head", "v0.2.1", None, 2, 2, 2, {"test_unknown_batch", "no_spec"}),
     ("head", "v1.0.0", StrategyType.MULTI_AGENT, 4, 9, 0,
      {"unscheduled_fu", "external_dependency", "no_spec"}),
 ]  # fmt: skip
@@ -110,6 +110,11 @@ INVALID = [
     ("229ea54", "v0.1.0", None, True,
      "manifest.yaml:57:5: feature_units[FU-059].dependencies: with --strict-batches FU-059 "
      "(batch 0.8) waits for FU-103 (its own dependency) in later batch 3"),
+    ("head", "v0.2.1", None, False,
+     "manifest.yaml:19:18: execution_strategy.agent_spawning.status_file: "
+     "'docs/releases/v0.2.1/status.md' does not end in .json: orchd would write its status "
+     "JSON there (use a path such as docs/releases/v0.2.1/agent_status.json, or remove "
+     "status_file to keep agent_status.json in the release folder)"),
 ]  # fmt: skip
 
 
@@ -127,6 +132,21 @@ def test_inconsistent_real_release_fails_with_the_true_reason(
     rendered = [e.render() for e in info.value.errors]
     assert len(rendered) == 1
     assert line in rendered[0]
+
+
+def test_v021_loads_once_its_status_file_is_a_json_file(tmp_path: Path) -> None:
+    """v0.2.1 names its human-written status.md as status_file (refused above); with that one
+    line changed the rest of the release is as neotoma wrote it."""
+    folder = tmp_path / "docs" / "releases" / "v0.2.1"
+    shutil.copytree(FIXTURES / "head" / "docs" / "releases" / "v0.2.1", folder)
+    manifest = folder / "manifest.yaml"
+    text = manifest.read_text()
+    assert text.count("v0.2.1/status.md") == 1
+    manifest.write_text(text.replace("v0.2.1/status.md", "v0.2.1/agent_status.json"))
+    plan = load_release("v0.2.1", repo_root=tmp_path)
+    assert (len(plan.batches), len(plan.feature_units), len(plan.deferred)) == (2, 2, 2)
+    assert {w.code for w in plan.warnings} == {"test_unknown_batch", "no_spec"}
+    assert plan.limits.status_file == str(folder / "agent_status.json")
 
 
 def test_validate_command_prints_plan_and_exits_zero() -> None:
