@@ -9,7 +9,9 @@ file:line:col.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from orchestrator.adapters.strategy_yaml import LimitSources, parse_limits
@@ -24,7 +26,7 @@ from orchestrator.adapters.yaml_nodes import (
     to_plain,
     value_pos,
 )
-from orchestrator.models.batch_id import parse_batch_id
+from orchestrator.models.batch_id import format_batch_id, parse_batch_id
 from orchestrator.models.release import (
     Batch,
     Checkpoint,
@@ -40,6 +42,7 @@ MAX_FU_ID_LENGTH = 100
 FU_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LEADING_FU_RE = re.compile(r"^\s*(FU-[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*)")
 _CHECKPOINT_RE = re.compile(r"^checkpoint_(.+)_after_batch$")
+_TRIGGER_RE = re.compile(r"^\s*after[_ ]batch[_ ]?(\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
 _FU_KEYS = {
     "id",
     "name",
@@ -79,7 +82,22 @@ def _too_long(fu_id: str) -> str:
     )
 
 
-def _id_list(node: Any, key: str, col: Collector, name: str) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class _BatchRef:
+    """A batch's dependency given as a batch id (`dependencies: [0]`): every FU of that batch."""
+
+    batch_id: Decimal
+    pos: tuple[int, int] | None
+    name: str
+
+
+_NUMERIC_RE = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
+
+
+def _id_list(
+    node: Any, key: str, col: Collector, name: str, batch_refs: list[_BatchRef] | None = None
+) -> tuple[str, ...]:
+    """FU ids of a list (duplicates dropped); with `batch_refs`, numbers are batch ids."""
     value = node.get(key)
     if value is None:
         return ()
@@ -91,8 +109,18 @@ def _id_list(node: Any, key: str, col: Collector, name: str) -> tuple[str, ...]:
             'write it as ["FU-100", "FU-101"]',
         )
         return ()
-    ids: list[str] = []
+    ids: dict[str, None] = {}
     for index, item in enumerate(value):
+        if batch_refs is not None and (
+            is_number(item) or (isinstance(item, str) and _NUMERIC_RE.match(item))
+        ):
+            try:
+                batch_refs.append(
+                    _BatchRef(parse_batch_id(item), value_pos(value, index), f"{name}[{index}]")
+                )
+            except ValueError as exc:
+                col.error(value_pos(value, index), f"{name}[{index}]", str(exc))
+            continue
         if isinstance(item, str) and len(item) > MAX_FU_ID_LENGTH:
             col.error(
                 value_pos(value, index),
@@ -106,11 +134,10 @@ def _id_list(node: Any, key: str, col: Collector, name: str) -> tuple[str, ...]:
                 value_pos(value, index),
                 f"{name}[{index}]",
                 f"not an FU id: {item!r}",
-                'use ids such as "FU-100"',
+                'use ids such as "FU-100"' + (" or batch ids such as 0" if batch_refs else ""),
             )
             continue
-        if item not in ids:
-            ids.append(str(item))
+        ids.setdefault(str(item))
     return tuple(ids)
 
 
@@ -175,19 +202,21 @@ def _feature_unit(node: Any, index: int, seq: Any, col: Collector) -> FeatureUni
     return FeatureUnit(**fields)
 
 
-def _batches(root: Any, col: Collector) -> list[Batch] | None:
+def _batches(root: Any, col: Collector) -> tuple[list[Batch] | None, dict[int, list[_BatchRef]]]:
+    """The manifest's batches, and per batch (by position) the batch ids its dependencies name."""
+    refs: dict[int, list[_BatchRef]] = {}
     schedule = root.get("execution_schedule")
     if schedule is None:
-        return None
+        return None, refs
     if not isinstance(schedule, dict):
         col.error(value_pos(root, "execution_schedule"), "execution_schedule", "must be a mapping")
-        return None
+        return None, refs
     raw = schedule.get("batches")
     if raw is None:
-        return None
+        return None, refs
     if not isinstance(raw, list):
         col.error(value_pos(schedule, "batches"), "execution_schedule.batches", "must be a list")
-        return None
+        return None, refs
     batches: list[Batch] = []
     for index, node in enumerate(raw):
         name = f"execution_schedule.batches[{index}]"
@@ -206,18 +235,55 @@ def _batches(root: Any, col: Collector) -> list[Batch] | None:
             )
             continue
         known = {"batch_id", "feature_units", "dependencies", "title", "name"}
+        batch_refs: list[_BatchRef] = []
+        dependencies = _id_list(node, "dependencies", col, f"{name}.dependencies", batch_refs)
+        if batch_refs:
+            refs[len(batches)] = batch_refs
         batches.append(
             Batch(
                 batch_id=batch_id,
                 feature_units=_id_list(node, "feature_units", col, f"{name}.feature_units"),
-                dependencies=_id_list(node, "dependencies", col, f"{name}.dependencies"),
+                dependencies=dependencies,
                 title=text_field(node, "title", col, f"{name}.title")
                 or text_field(node, "name", col, name),
                 extra={str(k): to_plain(v) for k, v in node.items() if k not in known},
                 source=col.source(pos),
             )
         )
-    return batches
+    return batches, refs
+
+
+def _expand_batch_refs(
+    batches: list[Batch],
+    refs: dict[int, list[_BatchRef]],
+    deferred: Mapping[str, str],
+    col: Collector,
+) -> list[Batch]:
+    """`dependencies: [0]` (neotoma v0.9.0) means every FU of batch 0 that runs."""
+    if not refs:
+        return batches
+    members: dict[Decimal, tuple[str, ...]] = {}
+    for batch in batches:
+        members.setdefault(batch.batch_id, batch.feature_units)
+    result = list(batches)
+    for index, batch_refs in refs.items():
+        batch = batches[index]
+        deps = dict.fromkeys(batch.dependencies)
+        for ref in batch_refs:
+            label = format_batch_id(ref.batch_id)
+            if ref.batch_id == batch.batch_id:
+                col.error(ref.pos, ref.name, f"batch {label} depends on itself", "remove it")
+            elif ref.batch_id not in members:
+                col.error(
+                    ref.pos,
+                    ref.name,
+                    f"batch {label} is not in execution_schedule.batches",
+                    "use one of: " + ", ".join(format_batch_id(b) for b in sorted(members)),
+                )
+            else:
+                deps.update(dict.fromkeys(f for f in members[ref.batch_id] if f not in deferred))
+        result[index] = batch.model_copy(update={"dependencies": tuple(deps)})
+    return result
 
 
 def _deferred(root: Any, col: Collector) -> dict[str, str]:
@@ -253,11 +319,14 @@ def _checkpoints(root: Any, col: Collector) -> list[Checkpoint]:
     node = root.get("checkpoints")
     if node is None:
         return []
+    if isinstance(node, list):
+        return _checkpoint_list(node, col)
     if not isinstance(node, dict):
         col.error(
             value_pos(root, "checkpoints"),
             "checkpoints",
-            "must map checkpoint_<name>_after_batch to a batch id",
+            "must map checkpoint_<name>_after_batch to a batch id, or list "
+            '{id, trigger: "after_batch_<id>"} entries',
         )
         return []
     result: list[Checkpoint] = []
@@ -279,6 +348,54 @@ def _checkpoints(root: Any, col: Collector) -> list[Checkpoint]:
         result.append(
             Checkpoint(
                 name=match.group(1), after_batch=after, source=col.source(key_pos(node, key))
+            )
+        )
+    return result
+
+
+def _checkpoint_list(node: list[Any], col: Collector) -> list[Checkpoint]:
+    """neotoma v0.9.0: `- {id: "checkpoint_1", name: …, trigger: "after_batch_1", …}`."""
+    result: list[Checkpoint] = []
+    for index, item in enumerate(node):
+        label = f"checkpoints[{index}]"
+        if not isinstance(item, dict):
+            col.warn(
+                value_pos(node, index),
+                "checkpoint_ignored",
+                label,
+                'not a mapping with `trigger: "after_batch_<id>"`; ignored',
+            )
+            continue
+        key = "after_batch" if "after_batch" in item else "trigger"
+        raw = item.get(key)
+        text = str(raw) if key == "after_batch" and raw is not None else raw
+        match = _TRIGGER_RE.match(text) if key == "trigger" and isinstance(text, str) else None
+        if key == "trigger" and match is None:
+            col.warn(
+                value_pos(item, key) if key in item else value_pos(node, index),
+                "checkpoint_ignored",
+                f"{label}.{key}",
+                f"{raw!r} names no batch (after_batch_<id>); ignored",
+                'write trigger: "after_batch_1"',
+            )
+            continue
+        try:
+            after = parse_batch_id(match.group(1) if match else raw)
+        except ValueError as exc:
+            col.error(value_pos(item, key), f"{label}.{key}", str(exc))
+            continue
+        ident = item.get("id")
+        name = (
+            str(ident).removeprefix("checkpoint_").removeprefix("checkpoint-")
+            if isinstance(ident, str | int) and not isinstance(ident, bool) and str(ident)
+            else str(index + 1)
+        )
+        result.append(
+            Checkpoint(
+                name=name,
+                after_batch=after,
+                source=col.source(value_pos(item, key)),
+                key=f"{label}.{key}",
             )
         )
     return result
@@ -318,7 +435,10 @@ def parse_manifest(
                 data.feature_units.append(unit)
     elif units is not None:
         col.error(value_pos(root, "feature_units"), "feature_units", "must be a list of FUs")
-    data.batches = _batches(root, col)
+    batches, refs = _batches(root, col)
     data.deferred = _deferred(root, col)
+    data.batches = (
+        None if batches is None else _expand_batch_refs(batches, refs, data.deferred, col)
+    )
     data.checkpoints = _checkpoints(root, col)
     return data, col

@@ -482,16 +482,16 @@ def load_release(
     batch_ids = {b.batch_id for b in running}
     for checkpoint in data.checkpoints:
         if checkpoint.after_batch not in batch_ids:
-            src = checkpoint.source or where
-            errors.append(
-                LocatedError(
-                    src.file,
-                    src.line,
-                    src.col,
-                    f"checkpoints.checkpoint_{checkpoint.name}_after_batch",
-                    f"batch {format_batch_id(checkpoint.after_batch)} is not in the plan: "
-                    "the review pause would never happen",
+            warnings.append(
+                Finding(
+                    "warning",
+                    "checkpoint_unknown_batch",
+                    checkpoint.label,
+                    f"checkpoint {checkpoint.name} is after batch "
+                    f"{format_batch_id(checkpoint.after_batch)}, which is not in the plan: "
+                    "that review pause will not happen",
                     "use one of: " + ", ".join(format_batch_id(b) for b in sorted(batch_ids)),
+                    checkpoint.source or where,
                 )
             )
     warnings += _test_findings(tests, batch_ids, str(it_path))

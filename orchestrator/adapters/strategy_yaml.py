@@ -30,6 +30,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "on_batch_failure": ("wait", "prompt", "abort", "skip", "fail"),
     "on_checkpoint": ("wait", "prompt", "continue"),
 }
+_STRATEGY_ALIASES = {"single": StrategyType.SEQUENTIAL, "single_agent": StrategyType.SEQUENTIAL}
+"""neotoma's other words for one agent at a time: `type: "single"` (v0.2.2, a one-FU release)
+and `type: "single_agent"` (docs/developer/release_orchestrator.md)."""
 _KIND_WORDS = {
     "bool": "true or false",
     "int": "a whole number",
@@ -215,12 +218,14 @@ def _strategy_section(
         kind = _kind(str(key))
         if kind == "type":
             text = str(value).strip().lower() if isinstance(value, str) else None
-            if text not in {s.value for s in StrategyType}:
+            if text in _STRATEGY_ALIASES:
+                values["type"] = _STRATEGY_ALIASES[text]
+            elif text not in {s.value for s in StrategyType}:
                 col.error(
                     pos,
                     name,
                     f"unknown strategy {value!r}",
-                    did_you_mean(str(value), ("multi_agent", "sequential")),
+                    did_you_mean(str(value), ("multi_agent", "sequential", "single")),
                 )
             else:
                 values["type"] = StrategyType(text)

@@ -302,7 +302,7 @@ def checkpoint_findings(plan: ReleasePlan, ix: PlanIndex) -> list[Finding]:
                     Finding(
                         "error",
                         "checkpoint_deadlock",
-                        f"checkpoints.checkpoint_{checkpoint.name}_after_batch",
+                        checkpoint.label,
                         f"{fu_id} (batch {format_batch_id(batch.batch_id)}) waits for {dep} "
                         f"({how}) in batch {format_batch_id(dep_batch.batch_id)}, which this "
                         f"checkpoint holds until batch {label} completes: deadlock",

@@ -156,6 +156,13 @@ class Checkpoint(BaseModel):
     name: str
     after_batch: BatchId
     source: Source | None = None
+    key: str = ""
+    """The manifest key that set it (`checkpoints[0].trigger`); empty for the mapping form."""
+
+    @property
+    def label(self) -> str:
+        """How messages name it: the key as written in the manifest."""
+        return self.key or f"checkpoints.checkpoint_{self.name}_after_batch"
 
 
 class Warning_(BaseModel):

@@ -106,12 +106,6 @@ CASES = [
         "release:\n  id: v9.0.1\nexecution_strategy:\n  type: multi_agent\n" + UNITS,
         "manifest.yaml:2:7: release.id: is 'v9.0.1' but release 'v9.0.0' was asked for",
     ),
-    (
-        "checkpoint after missing batch",
-        HEADER + UNITS + "checkpoints:\n  checkpoint_review_after_batch: 7\n",
-        "manifest.yaml:10:3: checkpoints.checkpoint_review_after_batch: batch 7 is not in the "
-        "plan: the review pause would never happen (use one of: 0, 1)",
-    ),
 ]
 
 
