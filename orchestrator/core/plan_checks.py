@@ -30,6 +30,7 @@ from orchestrator.core.plan_dependencies import (
 )
 from orchestrator.core.plan_index import index_plan
 from orchestrator.core.plan_structure import limit_findings, structure_findings, unit_limit_findings
+from orchestrator.core.plan_waits import build_waits
 from orchestrator.models.release import ReleasePlan, Source
 
 __all__ = ["Finding", "check_plan", "derive_batches", "find_cycles"]
@@ -54,7 +55,8 @@ def check_plan(
     found += unit_limit_findings(plan)
     found += dependency_findings(ix, strict_batches)
     found += cycle_findings(ix)
-    found += deadlock_findings(ix, strict_batches, found)
-    found += landing_cycle_findings(ix)
+    waits = build_waits(ix)
+    found += deadlock_findings(ix, strict_batches, found, waits)
+    found += landing_cycle_findings(ix, waits)
     found += checkpoint_findings(plan, ix)
     return found

@@ -3,32 +3,41 @@
 An FU waits for its own dependencies and its batch's `dependencies` (see `core.scheduling`);
 under `strict_batches` a batch also waits for every earlier batch. A dependency in another
 batch is only met once that whole batch lands, so batches must not wait for each other.
+
+Every check is linear in the plan's size (FUs, dependencies, batch dependencies) when the plan
+is sound: the wait graph is built once (`plan_waits`), completion is one topological pass, and
+FU cycles are strongly connected components; only reporting a problem looks further.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
 from orchestrator.core.dependency_graph import find_cycles
 from orchestrator.core.findings import Finding
 from orchestrator.core.plan_index import PlanIndex
+from orchestrator.core.plan_waits import WaitGraph, build_waits, completes, components, own_deps
 from orchestrator.models.batch_id import format_batch_id
 from orchestrator.models.release import Batch, ReleasePlan, Source
 
 
 def _waits_for(ix: PlanIndex, fu_id: str) -> list[tuple[str, str]]:
-    """(dependency, how) pairs an FU waits for under orchd's rule, in-release only."""
-    result: list[tuple[str, str]] = []
-    for dep in ix.units[fu_id].dependencies:
-        if dep in ix.units and dep != fu_id:
-            result.append((dep, "its own dependency"))
+    """(dependency, how) pairs an FU waits for under orchd's rule, in-release only.
+
+    For reporting: it lists the FU's batch dependencies too, so call it for FUs with a problem.
+    """
+    own = own_deps(ix, fu_id)
+    result = [(dep, "its own dependency") for dep in own]
     batch = ix.batch_of.get(fu_id)
     if batch is not None:
+        how = f"a dependency of batch {format_batch_id(batch.batch_id)}"
+        seen = {fu_id, *own}
         for dep in batch.dependencies:
-            if dep in ix.units and dep != fu_id and all(dep != d for d, _ in result):
-                result.append((dep, f"a dependency of batch {format_batch_id(batch.batch_id)}"))
+            if dep in ix.units and dep not in seen:
+                seen.add(dep)
+                result.append((dep, how))
     return result
 
 
@@ -204,44 +213,22 @@ def cycle_findings(ix: PlanIndex) -> list[Finding]:
     return found
 
 
-def _simulate(ix: PlanIndex, runnable: Iterable[str], strict_batches: bool) -> set[str]:
-    """FUs that complete if every started FU succeeds; the rest wait forever."""
-    pending = {fu_id for fu_id in runnable}
-    prereqs = {fu_id: [d for d, _ in _waits_for(ix, fu_id)] for fu_id in pending}
-    done: set[str] = set()
-    ordered = _batches(ix)
-    while True:
-        open_batches: set[Decimal] = set()
-        for batch in ordered:
-            open_batches.add(batch.batch_id)
-            members = [f for f in batch.feature_units if f in pending or f in done]
-            if strict_batches and not all(f in done for f in members):
-                break
-        progressed = False
-        for fu_id in sorted(pending - done):
-            batch = ix.batch_of[fu_id]
-            if strict_batches and batch.batch_id not in open_batches:
-                continue
-            if all(d in done for d in prereqs[fu_id]):
-                done.add(fu_id)
-                progressed = True
-        if not progressed:
-            return done
-
-
-def deadlock_findings(ix: PlanIndex, strict_batches: bool, already: list[Finding]) -> list[Finding]:
+def deadlock_findings(
+    ix: PlanIndex, strict_batches: bool, already: list[Finding], graph: WaitGraph | None = None
+) -> list[Finding]:
     """Deadlocks via batch dependencies (unless `already` explains them), and strict-batch ones."""
-    runnable = [f for f in ix.batch_of if f in ix.units and f not in ix.deferred]
+    waits = graph or build_waits(ix)
+    runnable = waits.fus
     explained = any(
         f.code in {"dependency_cycle", "depends_on_deferred", "depends_on_unscheduled"}
         for f in already
     )
     found: list[Finding] = []
-    done = _simulate(ix, runnable, strict_batches=False)
+    done = completes(ix, waits, strict_batches=False)
     stuck = [f for f in runnable if f not in done]
     if stuck and not explained:
-        graph = {f: [d for d, _ in _waits_for(ix, f)] for f in stuck}
-        for cycle in find_cycles(graph) or [stuck]:
+        stuck_graph = {f: [d for d, _ in _waits_for(ix, f)] for f in stuck}
+        for cycle in find_cycles(stuck_graph) or [stuck]:
             unit = ix.units[cycle[0]]
             found.append(
                 Finding(
@@ -256,7 +243,7 @@ def deadlock_findings(ix: PlanIndex, strict_batches: bool, already: list[Finding
             )
     if not strict_batches:
         return found
-    strict_done = _simulate(ix, runnable, strict_batches=True)
+    strict_done = completes(ix, waits, strict_batches=True)
     for fu_id in runnable:
         if fu_id in strict_done or fu_id not in done:
             continue
@@ -283,7 +270,10 @@ def deadlock_findings(ix: PlanIndex, strict_batches: bool, already: list[Finding
 
 def checkpoint_findings(plan: ReleasePlan, ix: PlanIndex) -> list[Finding]:
     """A checkpoint after batch B holds every later batch until B completes and a human says
-    continue; an FU at or before B that waits for an FU after B would wait forever."""
+    continue; an FU at or before B that waits for an FU after B would wait forever.
+
+    Per checkpoint one pass over the FUs' own dependencies and the batches' dependencies.
+    """
     position = {b.batch_id: i for i, b in enumerate(plan.batches)}
     found: list[Finding] = []
     for checkpoint in plan.checkpoints:
@@ -291,12 +281,31 @@ def checkpoint_findings(plan: ReleasePlan, ix: PlanIndex) -> list[Finding]:
         if at is None:
             continue  # a checkpoint after no batch is reported by the loader
         label = format_batch_id(checkpoint.after_batch)
+
+        def held(dep: str, at: int = at) -> Batch | None:
+            dep_batch = ix.batch_of.get(dep)
+            if dep_batch is None or position[dep_batch.batch_id] <= at:
+                return None
+            return dep_batch
+
+        late: dict[int, list[tuple[str, Batch]]] = {}
         for fu_id, batch in ix.batch_of.items():
             if fu_id not in ix.units or position[batch.batch_id] > at:
                 continue
-            for dep, how in _waits_for(ix, fu_id):
-                dep_batch = ix.batch_of.get(dep)
-                if dep_batch is None or position[dep_batch.batch_id] <= at:
+            if id(batch) not in late:
+                late[id(batch)] = [
+                    (dep, there)
+                    for dep in dict.fromkeys(batch.dependencies)
+                    if dep in ix.units and (there := held(dep)) is not None
+                ]
+            own = own_deps(ix, fu_id)
+            waits = [(dep, "its own dependency", held(dep)) for dep in own]
+            if late[id(batch)]:
+                how = f"a dependency of batch {format_batch_id(batch.batch_id)}"
+                mine = {fu_id, *own}
+                waits += [(dep, how, there) for dep, there in late[id(batch)] if dep not in mine]
+            for dep, how, dep_batch in waits:
+                if dep_batch is None:
                     continue
                 found.append(
                     Finding(
@@ -335,39 +344,85 @@ class _Wait:
         return f"{self.fu_id} (batch {here}) waits for {self.dep} to land with batch {there}"
 
 
-def _reaches(graph: Mapping[str, Sequence[str]], start: str, goal: str) -> bool:
-    """Whether `goal` is reachable from `start` along `graph`'s edges."""
-    seen, todo = {start}, [start]
-    while todo:
-        for nxt in graph.get(todo.pop(), ()):
-            if nxt == goal:
-                return True
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return False
+@dataclass
+class _Step:
+    """Why batch `here` waits for batch `there` to land: the wait to tell (first of the best
+    kind: off an FU cycle before on one, an FU's own dependency before a batch's), and whether
+    any wait behind the edge lies off an FU cycle."""
+
+    best: _Wait
+    off_cycle: bool
+
+    def offer(self, wait: _Wait) -> None:
+        self.off_cycle = self.off_cycle or not wait.on_fu_cycle
+        if _rank(wait) < _rank(self.best):
+            self.best = wait
 
 
-def _landing_waits(ix: PlanIndex) -> dict[Decimal, dict[Decimal, list[_Wait]]]:
-    """batch → batch it waits to land → the waits behind that edge, in plan order."""
-    scheduled = [f for f in ix.batch_of if f in ix.units and f not in ix.deferred]
-    graph = {
-        fu_id: [d for d, _ in _waits_for(ix, fu_id) if d not in ix.deferred] for fu_id in scheduled
-    }
-    edges: dict[Decimal, dict[Decimal, list[_Wait]]] = {}
-    for fu_id in scheduled:
+def _rank(wait: _Wait) -> tuple[bool, bool]:
+    return wait.on_fu_cycle, wait.via_batch
+
+
+def _landing_waits(ix: PlanIndex, graph: WaitGraph) -> dict[Decimal, dict[Decimal, _Step]]:
+    """batch → batch it waits to land → the step between them, in one pass.
+
+    `dep` waits (transitively) for `fu_id` exactly when both lie in one strongly connected
+    component of the wait graph, since `fu_id` waits for `dep`. A batch dependency is one wait
+    per batch (its message names the batch, not a member): on an FU cycle when every member that
+    waits for it through the batch lies in the dependency's component.
+    """
+    comp = components(graph.succ)
+    edges: dict[Decimal, dict[Decimal, _Step]] = {}
+
+    def add(wait: _Wait) -> None:
+        steps = edges.setdefault(wait.here.batch_id, {})
+        step = steps.get(wait.there.batch_id)
+        if step is None:
+            steps[wait.there.batch_id] = _Step(wait, not wait.on_fu_cycle)
+        else:
+            step.offer(wait)
+
+    members: dict[int, list[int]] = {}
+    batches: dict[int, Batch] = {}
+    for i, fu_id in enumerate(graph.fus):
         here = ix.batch_of[fu_id]
-        own = ix.units[fu_id].dependencies
-        for dep in graph[fu_id]:
-            there = ix.batch_of.get(dep)
-            if there is None or there.batch_id == here.batch_id or dep not in graph:
+        members.setdefault(id(here), []).append(i)
+        batches.setdefault(id(here), here)
+        for dep in graph.own[i]:
+            target = graph.node.get(dep)
+            if target is None:
                 continue
-            wait = _Wait(fu_id, dep, here, there, dep not in own, _reaches(graph, dep, fu_id))
-            edges.setdefault(here.batch_id, {}).setdefault(there.batch_id, []).append(wait)
+            there = ix.batch_of[dep]
+            if there.batch_id != here.batch_id:
+                add(_Wait(fu_id, dep, here, there, False, comp[target] == comp[i]))
+    for key, batch in batches.items():
+        deps = [
+            d
+            for d in graph.batch_deps.get(key, ())
+            if d in graph.node and ix.batch_of[d].batch_id != batch.batch_id
+        ]
+        if not deps:
+            continue
+        wanted = set(deps)
+        per_comp = Counter(comp[i] for i in members[key])
+        own_all: Counter[str] = Counter()
+        own_off: Counter[str] = Counter()
+        for i in members[key]:
+            for dep in graph.own[i]:
+                if dep in wanted:
+                    own_all[dep] += 1
+                    own_off[dep] += comp[i] != comp[graph.node[dep]]
+        total = len(members[key])
+        for dep in deps:
+            if total - own_all[dep] == 0:
+                continue  # every member already waits for it as its own dependency
+            off = total - per_comp[comp[graph.node[dep]]] - own_off[dep] > 0
+            first = graph.fus[members[key][0]]
+            add(_Wait(first, dep, batch, ix.batch_of[dep], True, not off))
     return edges
 
 
-def landing_cycle_findings(ix: PlanIndex) -> list[Finding]:
+def landing_cycle_findings(ix: PlanIndex, graph: WaitGraph | None = None) -> list[Finding]:
     """Batches that wait for each other to land, so none of them ever lands.
 
     Within a batch an FU waits only for its dependency to merge into the batch's candidate; a
@@ -376,18 +431,19 @@ def landing_cycle_findings(ix: PlanIndex) -> list[Finding]:
     FUs involved are all different. A batch cycle whose every wait lies on an FU cycle is left
     to `dependency_cycle` / `deadlock`, which already report it.
     """
-    edges = _landing_waits(ix)
-    graph = {str(here): [str(there) for there in sorted(to)] for here, to in sorted(edges.items())}
+    edges = _landing_waits(ix, graph or build_waits(ix))
+    batch_graph = {
+        str(here): [str(there) for there in sorted(to)] for here, to in sorted(edges.items())
+    }
     found: list[Finding] = []
-    for cycle in find_cycles(graph):
+    for cycle in find_cycles(batch_graph):
         ids = [Decimal(key) for key in cycle[:-1]]
         first = ids.index(min(ids))
         ring = ids[first:] + ids[:first]
         steps = [edges[a][b] for a, b in zip(ring, [*ring[1:], ring[0]], strict=True)]
-        if all(w.on_fu_cycle for step in steps for w in step):
+        if not any(step.off_cycle for step in steps):
             continue
-        chosen = [min(step, key=lambda w: (w.on_fu_cycle, w.via_batch)) for step in steps]
-        found.append(_landing_finding(ix, chosen))
+        found.append(_landing_finding(ix, [step.best for step in steps]))
     return found
 
 
