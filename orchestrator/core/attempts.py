@@ -18,6 +18,7 @@ class FailureKind(StrEnum):
     STALE = "stale"
     API_TRANSIENT = "api_transient"
     API_FATAL = "api_fatal"
+    CAPACITY = "capacity"  # the account's active-agent cap: wait, never a spent retry
     NO_BRANCH = "no_branch"  # the run finished without pushing a branch with new commits
 
 

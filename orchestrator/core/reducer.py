@@ -26,6 +26,7 @@ from orchestrator.models.events import (
     FuRetrying,
     FuRunning,
     FuStale,
+    FuWaitingForCapacity,
     GateFinished,
     IntegrationBranch,
     ReleaseFinished,
@@ -101,6 +102,14 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 event.fu_id,
                 status=FuStatus.RETRYING.value,
                 error=event.error,
+                last_update=event.at,
+            )
+        case FuWaitingForCapacity():
+            return _update_fu(
+                snapshot,
+                event.fu_id,
+                status=FuStatus.WAITING_FOR_CAPACITY.value,
+                error=event.reason,
                 last_update=event.at,
             )
         case FuFinished():

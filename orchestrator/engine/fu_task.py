@@ -15,7 +15,7 @@ from decimal import Decimal
 import anyio
 import structlog
 
-from orchestrator.adapters.cursor.errors import CursorError
+from orchestrator.adapters.cursor.errors import AgentArchived, AgentCapacity, CursorError
 from orchestrator.adapters.cursor.models import (
     CreateAgentRequest,
     CreateRunRequest,
@@ -45,6 +45,7 @@ from orchestrator.models.events import (
     FuRetrying,
     FuRunning,
     FuStale,
+    FuWaitingForCapacity,
     StatusEvent,
 )
 from orchestrator.models.release import FeatureUnit, ReleasePlan
@@ -115,6 +116,7 @@ class FuDriver:
         self.delivered = delivered
         self.conflict_rounds = conflict_rounds
         self.run_nonce = run_nonce
+        self._archived: set[str] = set()  # agents orchd archived (a follow-up unarchives)
         self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
 
     async def drive(self) -> FuStatus:
@@ -190,8 +192,40 @@ class FuDriver:
         agent_id = self.delivered.agent_id
         if agent_id is None:
             return AttemptFailure(FailureKind.API_FATAL, "no agent to follow up with")
-        async with self.slots.slot(self.candidate):
-            return await self._attempt_once(follow_up=(agent_id, text))
+        while True:
+            async with self.slots.slot(self.candidate):
+                failure = await self._attempt_once(follow_up=(agent_id, text))
+            if failure is None or failure.kind is not FailureKind.CAPACITY:
+                return failure
+            await self._wait_for_capacity(failure)
+
+    async def _wait_for_capacity(self, failure: AttemptFailure) -> None:
+        """Back-pressure from the account's agent cap: fewer at once, wait for a free slot."""
+        limit = self.slots.capacity_refused()
+        self.log.warning("agent.capacity_wait", limit=limit, error=failure.message)
+        self.emit(
+            FuWaitingForCapacity(at=self.settings.now(), fu_id=self.unit.id, reason=failure.message)
+        )
+        wait_s = max(failure.launch_retry_after_s or 0.0, self.settings.retry.backoff_initial_s)
+        await self.slots.wait_for_capacity(wait_s)
+
+    async def _release_agent(self) -> None:
+        """An agent orchd will not follow up holds an account slot until archived."""
+        agent_id = self._last_agent_id
+        if agent_id is None or agent_id in self._archived:
+            return
+        await self._archive(agent_id)
+
+    async def _archive(self, agent_id: str) -> None:
+        if not self.settings.archive_finished_agents:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
+            try:
+                await self.api.archive_agent(agent_id)
+                self._archived.add(agent_id)
+                self.slots.capacity_freed()
+            except CursorError as exc:
+                self.log.info("agent.archive_failed", agent_id=agent_id, error=exc.message)
 
     async def _deliver(self) -> FuStatus:
         """Attempts until a branch is delivered or the FU escalates."""
@@ -200,8 +234,17 @@ class FuDriver:
         while True:
             async with self.slots.slot(self.candidate):
                 failure = await self._attempt_once()
+                if (
+                    failure is not None
+                    and failure.kind is not FailureKind.CAPACITY
+                    and not self.settings.retry.follow_up_on_same_agent
+                ):
+                    await self._release_agent()  # the next attempt is a new agent
             if failure is None:
                 return FuStatus.DELIVERED
+            if failure.kind is FailureKind.CAPACITY:
+                await self._wait_for_capacity(failure)
+                continue  # the same attempt: waiting for a slot spends no retry
             if failure.launch_retry_after_s is not None and repeats < _LAUNCH_REPEATS:
                 # A busy or flaky API (429 beyond the client's patience, 5xx) is no failed
                 # attempt: wait and launch the same attempt again. Same agentId, so an agent
@@ -215,6 +258,7 @@ class FuDriver:
                 self.unit.priority, self.attempt - first + 1, failure.kind, self.settings.retry
             )
             if isinstance(decision, Escalate):
+                await self._release_agent()
                 return self._escalate(f"{failure.message}; escalated: {decision.reason}")
             self.log.info(
                 "fu.retry_scheduled",
@@ -275,6 +319,12 @@ class FuDriver:
                 return AttemptFailure(FailureKind.API_TRANSIENT, "create abandoned")
         except CursorError as exc:
             log_.warning("agent.launch_failed", error=exc.message, code=exc.code)
+            if isinstance(exc, AgentCapacity):
+                return AttemptFailure(
+                    FailureKind.CAPACITY,
+                    f"the Cursor account is at its active-agent limit: {exc.message}",
+                    launch_retry_after_s=exc.retry_after_s,
+                )
             if exc.retryable:
                 return AttemptFailure(
                     FailureKind.API_TRANSIENT,
@@ -352,6 +402,7 @@ class FuDriver:
                 return AttemptFailure(FailureKind.NO_BRANCH, f"no branch pushed ({what})")
             self.branch = branch
             self.delivered = Delivery(self.unit.id, final.agent_id, branch)
+            await self._archive(final.agent_id)  # its slot is free until a follow-up needs it
             self.emit(
                 FuDelivered(
                     at=self.settings.now(),
@@ -414,7 +465,15 @@ class FuDriver:
                 return run
             agent_id = self._agent_id()
         if follow_up:
-            return await self.api.create_run(*follow_up)
+            agent_id = follow_up[0]
+            if agent_id in self._archived:  # archived at delivery: take its slot back
+                await self.api.unarchive_agent(agent_id)
+                self._archived.discard(agent_id)
+            try:
+                return await self.api.create_run(*follow_up)
+            except AgentArchived:  # archived by an earlier orchd process
+                await self.api.unarchive_agent(agent_id)
+                return await self.api.create_run(*follow_up)
         agent, run = await self.api.create_agent(self._request(agent_id))
         started = agent.repos[0].starting_ref if agent.repos else None
         if started and started != self.base_sha:

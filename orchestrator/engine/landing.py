@@ -15,9 +15,7 @@ from typing import Any
 import anyio
 import structlog
 
-from orchestrator.adapters.cursor.errors import CursorError
 from orchestrator.core.prompt import fix_prompt
-from orchestrator.engine.api import AgentApi
 from orchestrator.engine.batch_gate import run_batch_gate
 from orchestrator.engine.merge_queue import (
     GateFailed,
@@ -134,12 +132,3 @@ class Lander:
                     log_tail=tail,
                 )
                 group.start_soon(follow_up, fu_id, text)
-
-    async def archive(self, api: AgentApi, agent_ids: Sequence[str]) -> None:
-        """Landed FUs' agents: finished agents hold account slots until archived."""
-        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
-            for agent_id in agent_ids:
-                try:
-                    await api.archive_agent(agent_id)
-                except CursorError as exc:
-                    log.info("agent.archive_failed", agent_id=agent_id, error=exc.message)

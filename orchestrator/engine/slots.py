@@ -1,7 +1,9 @@
 """Run slots: at most `max_parallel` FUs running across the release, `max_high_risk` high-risk.
 
 Waiters are granted in priority order by the pure `choose_grants`; a slot is held for one
-attempt and released during retry backoff so other work proceeds.
+attempt and released during retry backoff so other work proceeds. When the Cursor account
+refuses another active agent, the pool lowers its limit to what is running (the account's real
+capacity) and the refused FU waits for a slot to free.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class SlotPool:
         self._running: dict[str, Candidate] = {}
         self.peak_running = 0
         self.peak_high_risk = 0
+        self._freed = anyio.Event()
 
     @property
     def running(self) -> tuple[str, ...]:
@@ -44,6 +47,26 @@ class SlotPool:
         finally:
             self._running.pop(cand.fu_id, None)
             self._dispatch()
+
+    def capacity_freed(self) -> None:
+        """One of orchd's agents gave its account slot back (archived): waiters try again."""
+        self._freed.set()
+        self._freed = anyio.Event()
+
+    def capacity_refused(self) -> int:
+        """The account is full: run no more FUs at once than run now (at least one). Called
+        outside the refused FU's slot; returns the new limit."""
+        lowered = max(1, len(self._running))
+        if lowered < self.max_parallel:
+            self.max_parallel = lowered
+        return self.max_parallel
+
+    async def wait_for_capacity(self, timeout_s: float) -> None:
+        """Until one of orchd's agents frees its account slot, or `timeout_s` (agents orchd does
+        not own may be the ones holding the account's slots)."""
+        freed = self._freed
+        with anyio.move_on_after(timeout_s):
+            await freed.wait()
 
     def _dispatch(self) -> None:
         grants = choose_grants(

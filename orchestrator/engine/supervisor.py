@@ -309,13 +309,11 @@ class Supervisor:
         return branches
 
     async def _landed(self, batch: Batch, result: Landed, *, complete: bool) -> None:
-        """The gate passed and the release branch holds the batch: its FUs are done."""
+        """The gate passed and the release branch holds the batch: its FUs are done (their
+        agents were archived at delivery)."""
         for fu_id, _merge in result.merges:
             self._fus[fu_id].settle(FuStatus.COMPLETED)
         self._batch_status(batch, BatchStatus.COMPLETED if complete else BatchStatus.FAILED)
-        if self.settings.archive_finished_agents:
-            agents = [d.agent_id for f, _ in result.merges if (d := self._fus[f].delivered)]
-            await self.lander.archive(self.api, [a for a in agents if a])
 
     async def _fix(self, batch: Batch, failure: str) -> None:
         """`fix`: each merged FU's agent gets the failing tests' log tail, in parallel."""

@@ -76,6 +76,15 @@ class FuRetrying:
 
 
 @dataclass(frozen=True)
+class FuWaitingForCapacity:
+    """The account refused a new active agent: the FU waits for a slot (no retry spent)."""
+
+    at: datetime
+    fu_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class FuFinished:
     """Final state of an FU in this run of orchd: completed, failed, needs_human, cancelled…"""
 
@@ -219,6 +228,7 @@ StatusEvent = (
     | FuProgress
     | FuStale
     | FuRetrying
+    | FuWaitingForCapacity
     | FuFinished
     | FuDelivered
     | FuMerged

@@ -25,6 +25,7 @@ class FuStatus(StrEnum):
     RUNNING = "running"
     STALE = "stale"
     RETRYING = "retrying"
+    WAITING_FOR_CAPACITY = "waiting_for_capacity"  # the account's active-agent cap is reached
     DELIVERED = "delivered"
     MERGED = "merged"
     COMPLETED = "completed"
@@ -37,7 +38,13 @@ class FuStatus(StrEnum):
 
     @property
     def is_active(self) -> bool:
-        return self in {FuStatus.LAUNCHING, FuStatus.RUNNING, FuStatus.STALE, FuStatus.RETRYING}
+        return self in {
+            FuStatus.LAUNCHING,
+            FuStatus.RUNNING,
+            FuStatus.STALE,
+            FuStatus.RETRYING,
+            FuStatus.WAITING_FOR_CAPACITY,
+        }
 
     @property
     def is_final(self) -> bool:

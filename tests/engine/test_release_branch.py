@@ -423,6 +423,7 @@ async def test_a_run_that_pushes_no_branch_is_a_failed_attempt_and_is_retried(
     assert ran.outcome.status is ReleaseStatus.COMPLETED
     assert ran.fu("FU-1")["attempts"] == 2
     assert ran.stats["launches_per_fu"] == {"FU-1": 2}
+    assert ran.stats["active_agents_now"] == 0  # the failed attempt's agent was archived too
     assert first_parent_fus(origin, "release/v9.9.9") == ["FU-1"]
 
 
@@ -434,6 +435,7 @@ async def test_an_fu_that_never_pushes_needs_a_human_and_nothing_lands(tmp_path:
     assert ran.outcome.status is ReleaseStatus.FAILED
     assert ran.fu("FU-1")["status"] == "needs_human"
     assert "no branch pushed" in ran.fu("FU-1")["error"]
+    assert ran.stats["active_agents_now"] == 0  # escalated: no agent keeps an account slot
     assert first_parent_fus(origin, "release/v9.9.9") == []
 
 
@@ -503,3 +505,55 @@ async def test_a_release_branch_moved_during_the_gate_is_never_overwritten(
     head = remote_git(origin, "rev-parse", "release/v9.9.9")
     assert remote_git(origin, "show", f"{head}:NOTES.md") == "pushed by someone else"
     assert first_parent_fus(origin, "release/v9.9.9") == ["FU-1"]
+
+
+async def test_v010_with_five_slots_on_an_account_capped_at_three_completes_without_escalation(
+    tmp_path: Path,
+) -> None:
+    p = demo_plan(tmp_path)
+    p = p.model_copy(update={"limits": p.limits.model_copy(update={"max_parallel_fus": 5})})
+    origin = recorded_origin(tmp_path)
+    scenario = Scenario.model_validate(
+        {
+            "defaults": {"creating_s": 120, "duration_s": HOUR, "tool_calls": 12},
+            "active_agent_cap": {"limit": 3},
+        }
+    )
+    ran = await run_on_fake(p, scenario, tmp_path, engine=gated(ProjectGate()))
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    stats = ran.stats
+    assert stats["max_active_agents"] <= 3
+    assert stats["cap_refusals"] >= 1  # the cap was really hit, and absorbed
+    assert sum(stats["launches_per_fu"].values()) == 28  # no attempt spent on the cap
+    assert not [e for e in ran.status["errors"] if "escalated" in e["message"]]
+    assert len(first_parent_fus(origin, "release/v0.1.0")) == 28
+
+
+@pytest.mark.parametrize(
+    "cap",
+    [
+        {"limit": 2, "status": 429, "retry_after_s": 30},
+        {
+            "limit": 2,
+            "code": "plan_required",
+            "message": "Your plan allows at most {limit} concurrently active background agents.",
+        },
+    ],
+    ids=["429", "plan-message"],
+)
+async def test_each_plausible_cap_answer_is_back_pressure_not_a_failure(
+    tmp_path: Path, cap: dict[str, Any]
+) -> None:
+    units = [fu(f"FU-{n}") for n in range(1, 6)]
+    p = plan(units, [("0", [u.id for u in units])])
+    scenario = Scenario.model_validate(
+        {
+            "defaults": {"creating_s": 0, "duration_s": 10 * MIN, "tool_calls": 4},
+            "active_agent_cap": cap,
+        }
+    )
+    ran = await run_on_fake(p, scenario, tmp_path, engine=gated(ProjectGate()))
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.stats["max_active_agents"] <= 2
+    assert ran.stats["cap_refusals"] >= 1
+    assert ran.stats["launches_per_fu"] == {u.id: 1 for u in units}

@@ -343,6 +343,10 @@ class CursorClient:
     async def archive_agent(self, agent_id: str) -> None:
         await self._request("POST", f"/v1/agents/{agent_id}/archive")
 
+    async def unarchive_agent(self, agent_id: str) -> None:
+        """Before a follow-up on an agent orchd archived (it frees the account slot meanwhile)."""
+        await self._request("POST", f"/v1/agents/{agent_id}/unarchive")
+
     # --- runs ---------------------------------------------------------------------------------
 
     async def get_run(self, agent_id: str, run_id: str) -> Run:

@@ -7,6 +7,7 @@ request headers, and messages pass through `redact()` so an echoed API key canno
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -139,6 +140,14 @@ class RateLimited(CursorError):
     default_code = "rate_limit_exceeded"
 
 
+class AgentCapacity(CursorError):
+    """The account's cap on concurrently active agents (undocumented: a 403, 409, 422 or 429
+    whose code or message speaks of an agent limit). Back-pressure, not a failure: the engine
+    waits for one of its agents to free a slot instead of retrying or escalating."""
+
+    default_code = "agent_limit_exceeded"
+
+
 class UsageLimitExceeded(RateLimited):
     """429 usage_limit_exceeded: an account quota; waiting seconds will not help, so no retry."""
 
@@ -215,6 +224,30 @@ _BY_STATUS: dict[int, type[CursorError]] = {
 }
 
 
+_CAPACITY_CODES = frozenset(
+    {
+        "agent_limit_exceeded",
+        "agent_limit_reached",
+        "too_many_agents",
+        "max_agents_exceeded",
+        "concurrency_limit_exceeded",
+        "active_agent_limit",
+    }
+)
+_LIMIT_WORDS = re.compile(r"\b(limit|maximum|max|at most|too many|capacity|concurrent\w*)\b", re.I)
+_AGENT_WORD = re.compile(r"\bagents?\b", re.I)
+
+
+def speaks_of_agent_limit(status: int, code: str | None, message: str | None) -> bool:
+    """How orchd recognises the active-agent cap, whose answer Cursor does not document."""
+    if status not in {403, 409, 422, 429}:
+        return False
+    if code in _CAPACITY_CODES:
+        return True
+    text = message or ""
+    return bool(_LIMIT_WORDS.search(text) and _AGENT_WORD.search(text))
+
+
 def class_for(status: int, code: str | None) -> type[CursorError]:
     """The exception class for a response: by `error.code` when known, else by HTTP status."""
     if code and code in _BY_CODE:
@@ -261,6 +294,8 @@ def error_from_response(
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         message = text.strip()[:200] or f"HTTP {status} with no error body"
     cls = class_for(status, code)
+    if speaks_of_agent_limit(status, code, message):
+        cls = AgentCapacity
     return cls(
         redact(message, list(secrets)),
         code=code,
