@@ -123,3 +123,24 @@ def test_run_status_terminality(status: str, terminal: bool) -> None:
 def test_run_keeps_unknown_fields() -> None:
     run = Run.model_validate(run_json("RUNNING", newField=3))
     assert run.model_extra == {"newField": 3}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "capacity"),
+    [
+        (403, '{"error": {"code": "agent_limit_exceeded", "message": "x"}}', True),
+        (403, '{"error": {"code": "plan_required", "message": "at most 3 active agents"}}', True),
+        (429, '{"error": {"code": "rate_limit_exceeded", "message": "Too many agents"}}', True),
+        (409, '{"error": "conflict", "message": "Maximum concurrent agents reached"}', True),
+        (429, '{"error": {"code": "rate_limit_exceeded", "message": "Slow down"}}', False),
+        (403, '{"error": {"code": "plan_required", "message": "Upgrade your plan"}}', False),
+        (500, '{"error": {"code": "internal_error", "message": "agent limit"}}', False),
+    ],
+)
+def test_an_answer_speaking_of_an_agent_limit_is_back_pressure(
+    status: int, body: str, capacity: bool
+) -> None:
+    from orchestrator.adapters.cursor.errors import AgentCapacity, error_from_response
+
+    error = error_from_response(status, body)
+    assert isinstance(error, AgentCapacity) is capacity
