@@ -374,10 +374,16 @@ class FuDriver:
         )
         final = result.run
         if result.end is WatchEnd.TIMEOUT:
-            log_.warning("run.timeout", max_duration_s=max_s)
-            await self._cancel_active(log_)
-            return AttemptFailure(FailureKind.TIMEOUT, f"timed out after {max_s / 60:g} min")
-        if result.end is WatchEnd.STALE:
+            # a run that finished just before the deadline is done, not timed out: re-read it
+            latest = await self._reread(final)
+            if latest is not None and latest.status.is_terminal:
+                log_.info("run.finished_at_the_deadline", status=latest.status.value)
+                final = latest
+            else:
+                log_.warning("run.timeout", max_duration_s=max_s)
+                await self._cancel_active(log_)
+                return AttemptFailure(FailureKind.TIMEOUT, f"timed out after {max_s / 60:g} min")
+        elif result.end is WatchEnd.STALE:
             log_.warning("run.stale", stale_after_s=self.settings.stale_after_s)
             self.emit(FuStale(at=self.settings.now(), fu_id=self.unit.id))
             await self._cancel_active(log_)
@@ -417,6 +423,15 @@ class FuDriver:
         log_.warning("run.failed", status=final.status.value)
         detail = f": {_short(final.result)}" if final.result else ""
         return AttemptFailure(_RUN_FAILURES[final.status], f"run {final.status.value}{detail}")
+
+    async def _reread(self, run: Run) -> Run | None:
+        """The run as Cursor has it now (None when it cannot be read: treat as still running)."""
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
+            try:
+                return await self.api.get_run(run.agent_id, run.id)
+            except CursorError as exc:
+                self.log.info("run.reread_failed", run_id=run.id, error=exc.message)
+        return None
 
     def _on_change(self, run: Run) -> None:
         facts = facts_of(run)

@@ -557,3 +557,17 @@ async def test_each_plausible_cap_answer_is_back_pressure_not_a_failure(
     assert ran.stats["max_active_agents"] <= 2
     assert ran.stats["cap_refusals"] >= 1
     assert ran.stats["launches_per_fu"] == {u.id: 1 for u in units}
+
+
+async def test_a_run_that_finished_just_before_its_deadline_is_delivered_not_timed_out(
+    tmp_path: Path,
+) -> None:
+    """Polled every 7 min with a 10 min limit: the last poll saw RUNNING at 7 min, the run
+    finished at 9m50s, the deadline fires at 10 min. A re-read finds it FINISHED."""
+    p = plan([fu("FU-1", max_minutes=10)], [("0", ["FU-1"])])
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN - 10))
+    engine = gated(ProjectGate(), use_stream=False, poll_interval_s=7 * MIN)
+    ran = await run_on_fake(p, scenario, tmp_path, engine=engine)
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.stats["launches_per_fu"] == {"FU-1": 1}  # no duplicate agent, no second PR
+    assert ran.fu("FU-1")["attempts"] == 1
