@@ -154,8 +154,26 @@ def _existing_status_problem(path: Path, release_id: str) -> str | None:
     return None
 
 
+def _status_example(relative: Path, root: Path | None, folder: Path, release_id: str) -> str:
+    """A path the fix can suggest: beside the one given, else in the release folder."""
+    beside = relative.with_name("agent_status.json") if relative.name else relative
+    nested = len(relative.parts) > 1 and not relative.is_absolute()
+    if nested and beside != relative and ".." not in relative.parts:
+        return beside.as_posix()
+    try:
+        if root is not None:
+            return (folder.resolve().relative_to(root.resolve()) / "agent_status.json").as_posix()
+    except (OSError, ValueError, RuntimeError):
+        pass
+    return f"docs/releases/{release_id}/agent_status.json"
+
+
 def _check_status_file(
-    data: ManifestData, release_id: str, root: Path | None, release_dir: Path | None
+    data: ManifestData,
+    release_id: str,
+    root: Path | None,
+    release_dir: Path | None,
+    folder: Path,
 ) -> tuple[str | None, LocatedError | None]:
     """The manifest's `agent_spawning.status_file` as an absolute path orchd may write, or why
     not: it must lie in the repository, end in `.json`, and replace only a status file of this
@@ -175,11 +193,7 @@ def _check_status_file(
         )
 
     relative = Path(value)
-    example = (
-        relative.with_name("agent_status.json").as_posix()
-        if relative.name and relative.name != "agent_status.json" and not relative.is_absolute()
-        else f"docs/releases/{release_id}/agent_status.json"
-    )
+    example = _status_example(relative, root, folder, release_id)
     if root is None:
         return refuse(
             f"{value!r} is relative to the repository, and --release-dir {release_dir} is in "
@@ -395,6 +409,17 @@ def _to_error(finding: Finding) -> LocatedError:
     )
 
 
+def _in_file_order(errors: list[LocatedError]) -> list[LocatedError]:
+    """Per file (in the order files were first named) by line and column; lineless ones last."""
+    files: dict[str, int] = {}
+    for error in errors:
+        files.setdefault(error.file, len(files))
+    return sorted(
+        errors,
+        key=lambda e: (files[e.file], e.line is None, e.line or 0, e.col or 0),
+    )
+
+
 def load_release(
     release_id: str,
     *,
@@ -434,7 +459,7 @@ def load_release(
             )
         )
     status_file, status_error = _check_status_file(
-        data, release_id, release_repository(repo_root, release_dir), release_dir
+        data, release_id, release_repository(repo_root, release_dir), release_dir, folder
     )
     if status_error is not None:
         errors.append(status_error)
@@ -503,7 +528,7 @@ def load_release(
     if strict:
         errors += [_to_error(w) for w in warnings]
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(_in_file_order(errors))
     final_batches = tuple(
         b.model_copy(
             update={"feature_units": tuple(f for f in b.feature_units if f not in data.deferred)}

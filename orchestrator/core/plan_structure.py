@@ -204,6 +204,7 @@ def limit_findings(
             f"must be at least 1, got {_number(retry.backoff_multiplier)}",
             "use 2 for doubling",
         )
+    found.sort(key=lambda f: (f.source.line or 0) if f.source else 0)  # in file order
     return found
 
 

@@ -85,8 +85,8 @@ def test_v090_trigger_checkpoint_pauses_after_batch_1(tmp_path: Path) -> None:
 
 def test_a_batch_id_dependency_on_a_missing_batch_is_a_located_error(tmp_path: Path) -> None:
     root = _copy(tmp_path, V090, "      dependencies: [0]", "      dependencies: [0, 4]")
-    errors = _errors("v0.9.0", root)
-    assert errors[0] == (
+    errors = _errors("v0.9.0", root)  # after the status.md line (19), in file order
+    assert errors[1] == (
         "manifest.yaml:48:25: execution_schedule.batches[1].dependencies[1]: batch 4 is not in "
         "execution_schedule.batches (use one of: 0, 1)"
     )
@@ -94,7 +94,7 @@ def test_a_batch_id_dependency_on_a_missing_batch_is_a_located_error(tmp_path: P
 
 def test_a_batch_depending_on_its_own_id_is_a_located_error(tmp_path: Path) -> None:
     root = _copy(tmp_path, V090, "      dependencies: [0]", "      dependencies: [1]")
-    assert _errors("v0.9.0", root)[0] == (
+    assert _errors("v0.9.0", root)[1] == (
         "manifest.yaml:48:22: execution_schedule.batches[1].dependencies[0]: batch 1 depends "
         "on itself (remove it)"
     )

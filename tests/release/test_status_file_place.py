@@ -54,7 +54,7 @@ def test_package_json_is_refused_and_left_alone(tmp_path: Path) -> None:
     assert _error(repo) == (
         f"manifest.yaml:7:18: {FIELD}: 'package.json' exists and is not an orchd status file "
         "(no `release_id` and `orchestrator` keys): orchd would overwrite it (point status_file "
-        f"at a new file such as agent_status.json, or {DEFAULT})"
+        f"at a new file such as docs/releases/in_progress/v9.0.0/agent_status.json, or {DEFAULT})"
     )
     assert package.read_text() == '{"name": "neotoma", "version": "0.2.0"}\n'
 
@@ -204,3 +204,18 @@ def test_validate_prints_the_one_line_and_exits_two(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert "'/tmp/orchd-status.json' is outside the repository" in lines[0]
     assert not os.path.exists("/tmp/orchd-status.json")
+
+
+def test_errors_are_listed_in_file_order(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, "package.json")
+    manifest = repo / "docs/releases/in_progress/v9.0.0/manifest.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("  agent_spawning:", "  gate_timeout_s: -1\n  agent_spawning:")
+    )
+    (repo / "package.json").write_text("{}")
+    with pytest.raises(ValidationFailed) as info:
+        load_release(RELEASE, repo_root=repo)
+    assert [(e.line, e.field) for e in info.value.errors] == [
+        (5, "execution_strategy.gate_timeout_s"),
+        (8, FIELD),
+    ]
