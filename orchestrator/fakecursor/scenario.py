@@ -45,8 +45,14 @@ class FuBehaviour(_Strict):
     duration_s: float = Field(default=60.0, ge=0)
     final_status: FinalStatus = "FINISHED"
     hang: bool = False
+    # With `hang`: the stream still sends heartbeats for this many simulated seconds, nothing
+    # else (a stuck agent behind a healthy connection); 0: a hang's stream is silent.
+    hang_heartbeats_s: float = Field(default=0.0, ge=0)
     fail_first_attempts: int = Field(default=0, ge=0)
     tool_calls: int = Field(default=3, ge=0)
+    # A working agent also thinks aloud (a `thinking` event) this often, in simulated seconds,
+    # as a real one narrates its work; None: its tool calls are its only activity.
+    thinking_every_s: float | None = Field(default=300.0, gt=0)
     result_text: str | None = None
     error_message: str = "The agent hit an unrecoverable error."
     create_error: CreateError | None = None

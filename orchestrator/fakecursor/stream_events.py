@@ -36,7 +36,11 @@ def _base_events(run: Run, heartbeat_s: float) -> list[tuple[float, str, dict[st
         (start, "status", {"runId": run.id, "status": "RUNNING"})
     ]
     end = run.natural_end_s
-    if end is None:  # a hang: RUNNING forever, silent
+    if end is None:  # a hang: RUNNING forever, silent or with heartbeats only
+        beat = start + heartbeat_s
+        while beat <= start + run.plan.hang_heartbeats_s:
+            events.append((beat, "heartbeat", {}))
+            beat += heartbeat_s
         return events
     what = run.fu_id or "the task"
     events.append((start, "assistant", {"text": f"Starting work on {what}."}))
@@ -55,6 +59,12 @@ def _base_events(run: Run, heartbeat_s: float) -> list[tuple[float, str, dict[st
                 {**call, "status": "completed", "args": {"step": k}, "result": result},
             )
         )
+    every = run.plan.thinking_every_s
+    if every is not None:
+        thought = start + every
+        while thought < end:
+            events.append((thought, "thinking", {"text": f"Working on {what}."}))
+            thought += every
     beat = start + heartbeat_s
     while beat < end:
         events.append((beat, "heartbeat", {}))
