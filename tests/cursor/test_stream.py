@@ -93,3 +93,31 @@ def test_unknown_status_in_stream_event_is_a_clear_error() -> None:
     (event,) = parse_lines(["event: status", 'data: {"status":"PAUSED"}', ""])
     with pytest.raises(ValueError, match="unknown run status 'PAUSED'"):
         _ = event.run_status
+
+
+@pytest.mark.asyncio
+async def test_a_rate_limited_stream_says_how_long_to_wait_and_is_not_retried_here(
+    client: CursorClient, router: respx.MockRouter
+) -> None:
+    """The run watcher waits out Retry-After before it reconnects (the client never does)."""
+    route = router.get(STREAM).respond(
+        429, json=error_json("rate_limit_exceeded", "slow down"), headers={"Retry-After": "90"}
+    )
+    with pytest.raises(E.RateLimited) as caught:
+        _ = [e async for e in client.stream_run(AGENT_ID, RUN_ID)]
+    assert caught.value.retry_after_s == 90.0
+    assert route.call_count == 1
+
+
+@pytest.mark.asyncio
+async def test_a_refused_resume_is_told_apart_from_other_bad_requests(
+    client: CursorClient, router: respx.MockRouter
+) -> None:
+    """`400 invalid_last_event_id` means "reconnect without Last-Event-ID" to the watcher."""
+    router.get(STREAM).respond(
+        400, json=error_json("invalid_last_event_id", "Last-Event-ID is not from this run.")
+    )
+    with pytest.raises(E.CursorError) as caught:
+        _ = [e async for e in client.stream_run(AGENT_ID, RUN_ID, last_event_id="9-9")]
+    assert (caught.value.status, caught.value.code) == (400, "invalid_last_event_id")
+    assert not caught.value.retryable
