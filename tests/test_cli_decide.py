@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,14 @@ import anyio
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator.adapters.decisions import Decision, decision_path, next_decision
+from orchestrator.adapters.decisions import (
+    Decision,
+    decision_path,
+    next_decision,
+    submit_decision,
+)
 from orchestrator.cli import app
+from orchestrator.errors import InputError
 
 RELEASE = "v0.1.1"
 
@@ -45,38 +51,58 @@ def decide(release_dir: Path, *args: str) -> Any:
     return CliRunner().invoke(app, argv)
 
 
+class StandIn:
+    """A stand-in daemon in a thread taking one decision from the control file.
+
+    `orchd decide` returns once the control file is gone, which is before the thread has
+    recorded what it took: read it with `taken()`, which waits for the record."""
+
+    def __init__(self, status_path: Path) -> None:
+        self.status_path = status_path
+        self._taken: list[Decision] = []
+        self._recorded = threading.Event()
+        self._thread = threading.Thread(target=anyio.run, args=(self._take,))
+
+    async def _take(self) -> None:
+        try:
+            with anyio.move_on_after(10):
+                self._taken.append(await next_decision(self.status_path, poll_s=0.01))
+        finally:
+            self._recorded.set()
+
+    def taken(self) -> Decision:
+        assert self._recorded.wait(10), "the stand-in daemon is stuck"
+        assert self._taken, "the stand-in daemon took nothing within 10 s"
+        return self._taken[0]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if not self._recorded.is_set():  # unblock the thread when the test delivered nothing
+            with contextlib.suppress(InputError):
+                submit_decision(self.status_path, Decision(action="abort"))
+        self._thread.join()
+
+
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[list[Decision]]:
-    """A stand-in daemon in a thread taking one decision from the control file."""
-    taken: list[Decision] = []
-
-    async def take() -> None:
-        with anyio.move_on_after(10):
-            taken.append(await next_decision(tmp_path / "agent_status.json", poll_s=0.01))
-
-    thread = threading.Thread(target=anyio.run, args=(take,))
-    thread.start()
-    yield taken
-    if not taken:  # unblock the thread when the test did not deliver anything
-        decision_path(tmp_path / "agent_status.json").write_text(
-            Decision(action="abort").model_dump_json()
-        )
-    thread.join()
+def daemon(tmp_path: Path) -> Iterator[StandIn]:
+    stand_in = StandIn(tmp_path / "agent_status.json")
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
 
 
-def test_retry_is_delivered_to_a_waiting_orchd(tmp_path: Path, daemon: list[Decision]) -> None:
+def test_retry_is_delivered_to_a_waiting_orchd(tmp_path: Path, daemon: StandIn) -> None:
     write_status(tmp_path, BATCH_FAILURE)
     result = decide(tmp_path, "retry", "--reason", "fixed the fixture", "--all")
     assert result.exit_code == 0, result.output
-    # The stand-in daemon logs to the same stdout, so the answer is the last line.
-    assert result.stdout.splitlines()[-1] == "delivered: retry batch 0.5 (all FUs)"
-    deadline = time.monotonic() + 5  # the daemon thread records it just after taking it
-    while not daemon and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert daemon[0].action == "retry"
-    assert str(daemon[0].batch_id) == "0.5"  # taken from what is awaited
-    assert daemon[0].all_fus
-    assert daemon[0].reason == "fixed the fixture"
+    assert "delivered: retry batch 0.5 (all FUs)" in result.stdout.splitlines()
+    taken = daemon.taken()
+    assert taken.action == "retry"
+    assert str(taken.batch_id) == "0.5"  # taken from what is awaited
+    assert taken.all_fus
+    assert taken.reason == "fixed the fixture"
 
 
 def test_without_a_running_orchd_the_decision_is_queued_exit_1(tmp_path: Path) -> None:
@@ -116,13 +142,13 @@ def test_action_not_offered_is_refused_with_the_allowed_choices(tmp_path: Path) 
     assert not decision_path(status).exists()
 
 
-def test_checkpoint_accepts_continue(tmp_path: Path, daemon: list[Decision]) -> None:
+def test_checkpoint_accepts_continue(tmp_path: Path, daemon: StandIn) -> None:
     checkpoint = {"kind": "checkpoint", "batch_id": 3, "choices": ["continue", "abort"]}
     write_status(tmp_path, checkpoint)
     result = decide(tmp_path, "continue", "--batch", "3")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "delivered: continue batch 3"
-    assert daemon[0].action == "continue"
+    assert "delivered: continue batch 3" in result.stdout.splitlines()
+    assert daemon.taken().action == "continue"
 
 
 def test_decision_for_another_batch_is_refused(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
+from orchestrator.adapters import status_store
 from orchestrator.engine.deciders import Answer, Question
 from orchestrator.engine.settings import EngineSettings, GateSettings
 from orchestrator.fakecursor.scenario import CreateError, FuBehaviour, Scenario
@@ -295,18 +296,27 @@ async def test_one_notification_per_event(tmp_path: Path) -> None:
     assert ran.outcome.status is ReleaseStatus.FAILED
 
 
-async def test_awaiting_decision_is_visible_in_the_status_file(tmp_path: Path) -> None:
+async def test_awaiting_decision_is_visible_in_the_status_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    awaiting_written = asyncio.Event()
+    write = status_store.write_atomic
+
+    def write_and_tell(path: Path, data: bytes) -> None:  # in the writer's worker thread
+        write(path, data)
+        if b'"awaiting_decision"' in data:
+            loop.call_soon_threadsafe(awaiting_written.set)
+
+    monkeypatch.setattr(status_store, "write_atomic", write_and_tell)
 
     @dataclass
     class Peek(ScriptedDecider):
         async def ask(self, question: Question) -> Answer:
-            path = tmp_path / "agent_status.json"
-            for _ in range(200):  # the writer flushes in a thread: wait in real time
-                if path.exists() and '"awaiting_decision"' in path.read_text():
-                    break
-                await anyio.to_thread.run_sync(time.sleep, 0.01)
-            seen.append(json.loads(path.read_text()))
+            with anyio.fail_after(60):  # fake seconds: the writer flushes at once
+                await awaiting_written.wait()
+            seen.append(json.loads((tmp_path / "agent_status.json").read_text()))
             return await super().ask(question)
 
     scenario = Scenario(
