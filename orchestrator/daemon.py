@@ -24,9 +24,13 @@ import httpx
 import structlog
 
 from orchestrator.adapters.cursor.client import CursorClient
+from orchestrator.adapters.cursor.errors import CursorError, Forbidden, Unauthorized
 from orchestrator.adapters.cursor.settings import (
+    ENV_KEY,
+    ENV_URL,
     CursorSettings,
     build_http_client,
+    check_base_url,
     client_settings_from_env,
 )
 from orchestrator.adapters.decisions import decision_path
@@ -35,6 +39,7 @@ from orchestrator.adapters.notify import Notifier
 from orchestrator.adapters.prompt_template import load_prompt_template
 from orchestrator.adapters.release_loader import load_release, load_status_file
 from orchestrator.adapters.terminal_prompt import ask_terminal
+from orchestrator.core.backoff import BackoffPolicy
 from orchestrator.engine.asking import Notify
 from orchestrator.engine.configure import DecisionModes, Overrides, decision_modes, engine_settings
 from orchestrator.engine.deciders import (
@@ -49,13 +54,16 @@ from orchestrator.engine.deciders import (
 from orchestrator.engine.merge_queue import MergeQueue
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.supervisor import ReleaseOutcome, StatusWriterHook, Supervisor
-from orchestrator.errors import ExitCode, InputError
+from orchestrator.errors import ExitCode, InputError, StatusWriteFailed
 from orchestrator.models.release import ReleasePlan, StrategyType
 from orchestrator.models.status import ReleaseStatus, StatusFile
 
 log = structlog.get_logger("orchd.daemon")
 
 ShutdownTrigger = Callable[[], Awaitable[None]]
+
+# `orchd start` checks the key before anything else: a few quick retries, never minutes
+KEY_CHECK_BACKOFF = BackoffPolicy(max_attempts=3, initial_delay_s=0.5, max_total_s=15.0)
 
 EXIT_FOR_STATUS = {
     ReleaseStatus.COMPLETED: ExitCode.OK,
@@ -74,19 +82,31 @@ class RunEnv:
 
 
 def env_for_start(env: Mapping[str, str]) -> RunEnv:
-    cursor = client_settings_from_env(env)
+    """The Cursor settings, REPO_URL and RELEASE_BRANCH; every missing or unusable variable is
+    reported at once, one line each (InputError, exit 2)."""
+    problems: list[str] = []
+    url = env.get(ENV_URL, "").strip()
+    if not url:
+        problems.append(f"{ENV_URL} is not set (export it, e.g. https://api.cursor.com/v1)")
+    elif (url_problem := check_base_url(url)) is not None:
+        problems.append(f"{ENV_URL}: {url_problem}")
+    if not env.get(ENV_KEY, "").strip():
+        problems.append(f"{ENV_KEY} is not set (create a key in the Cursor dashboard)")
     repo_url = env.get("REPO_URL", "").strip()
     if not repo_url:
-        raise InputError(
+        problems.append(
             "REPO_URL is not set (export the repository agents work on, "
             "e.g. https://github.com/owner/repo)"
         )
-    if _URL_CREDENTIALS.match(repo_url):
-        raise InputError(
+    elif _URL_CREDENTIALS.match(repo_url):
+        problems.append(
             "REPO_URL carries credentials (value not shown): they would be sent to Cursor with "
             "every launch and kept in orchd's git cache; use this machine's git credential "
             "helper instead (orchd doctor checks it)"
         )
+    if problems:
+        raise InputError("\n".join(problems))
+    cursor = client_settings_from_env(env)  # what is left: the auth scheme
     branch = env.get("RELEASE_BRANCH", "").strip() or "main"
     return RunEnv(cursor=cursor, repo_url=repo_url, release_branch=branch)
 
@@ -145,9 +165,12 @@ def pid_path(status_path: Path) -> Path:
 @contextlib.contextmanager
 def release_lock(status_path: Path) -> Iterator[None]:
     """One orchd per release: an exclusive flock on `<status file>.pid` holding our pid."""
-    status_path.parent.mkdir(parents=True, exist_ok=True)
     lock_file = pid_path(status_path)
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        status_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _unwritable(lock_file, exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -157,8 +180,11 @@ def release_lock(status_path: Path) -> Iterator[None]:
                 f"{lock_file}: another orchd (pid {other}) is running this release; "
                 "stop it first (orchd status shows it)"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            raise _unwritable(lock_file, exc) from None
         try:
             yield
         finally:
@@ -166,6 +192,13 @@ def release_lock(status_path: Path) -> Iterator[None]:
                 os.ftruncate(fd, 0)  # ours to clear: we held the lock
     finally:
         os.close(fd)
+
+
+def _unwritable(path: Path, exc: OSError) -> StatusWriteFailed:
+    reason = exc.strerror or str(exc)
+    return StatusWriteFailed(
+        f"{path}: cannot write beside the status file ({reason}); nothing was launched"
+    )
 
 
 def running_orchd(status_path: Path) -> int | None:
@@ -222,7 +255,10 @@ async def run_release(
     """Run the release to its end (or abort) and return the outcome."""
     modes = modes or DecisionModes("fail", "continue", None)
     # a decision left by an earlier run must not answer this run's first question
-    decision_path(status_path).unlink(missing_ok=True)
+    try:
+        decision_path(status_path).unlink(missing_ok=True)
+    except OSError as exc:
+        raise _unwritable(decision_path(status_path), exc) from None
     settings = replace(settings, repo_url=run_env.repo_url, release_branch=run_env.release_branch)
     max_connections = max(20, 2 * plan.limits.effective_parallel + 10)
     async with build_http_client(
@@ -269,7 +305,37 @@ async def run_release(
         finally:
             with anyio.CancelScope(shield=True):
                 await notifier.aclose(grace_s=0)
+    error = supervisor.status_writer.write_error
+    if error is not None:
+        reason = error.strerror or str(error)
+        raise StatusWriteFailed(
+            f"{status_path}: the status file could not be written ({reason}); the release "
+            f"ended {outcome.status.value} but the file may show an earlier state (once it "
+            f"can be written, `orchd start {plan.release_id}` picks up from it)"
+        )
     return outcome
+
+
+async def check_api_key(
+    cursor: CursorSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> None:
+    """`GET /v1/me` before anything is launched or written: a key Cursor refuses (401/403),
+    or an API that does not answer (5xx, transport, not the Cursor API), is InputError (exit 2)
+    in one line, instead of every FU escalating after its retries."""
+    async with build_http_client(cursor, transport=transport) as http:
+        client = CursorClient.from_settings(http, cursor, backoff=KEY_CHECK_BACKOFF)
+        try:
+            await client.me()
+        except (Unauthorized, Forbidden) as exc:
+            raise InputError(
+                f"{ENV_KEY}: Cursor refused the key ({exc}); nothing was launched "
+                "(`orchd doctor` checks the key)"
+            ) from None
+        except CursorError as exc:
+            raise InputError(
+                f"{ENV_URL}: the Cursor API could not check the key ({exc}); nothing was "
+                "launched (try again; `orchd doctor` checks the URL and the key)"
+            ) from None
 
 
 class _Both:
@@ -317,8 +383,6 @@ class Prepared:
     settings: EngineSettings
     run_env: RunEnv
     status_path: Path
-    existing: StatusFile | None
-    existing_notes: tuple[str, ...]
     modes: DecisionModes
     notify_url: str | None
 
@@ -335,7 +399,9 @@ def prepare_start(
     env: Mapping[str, str],
     interactive: bool = False,
 ) -> Prepared:
-    """Check env, release files and template; raise InputError (exit 2) before any write."""
+    """Check env, release files and template; raise InputError (exit 2) before any write.
+    The status file an earlier run left is read later, under the release lock
+    (`read_existing`)."""
     run_env = env_for_start(env)
     plan = load_release(
         release_id,
@@ -357,18 +423,24 @@ def prepare_start(
     )
     modes = decision_modes(plan, overrides, interactive=interactive, env=env)
     status_path = status_path_for(plan, repo_root)
+    notify_url = env.get("ORCHD_NOTIFY_URL", "").strip() or None
+    if notify_url is not None:
+        _check_notify_url(notify_url)
+    return Prepared(plan, settings, run_env, status_path, modes, notify_url)
+
+
+def read_existing(status_path: Path) -> tuple[StatusFile | None, tuple[str, ...]]:
+    """The status file an earlier run left, and notes about it. Call it holding
+    `release_lock`: two starts never both take the same old file as their starting point."""
     existing: StatusFile | None = None
     notes: tuple[str, ...] = ()
     if status_path.exists():
         existing, odd = load_status_file(status_path)
-        notes = tuple(odd)
+        notes = tuple(f"{status_path}: {note}" for note in odd)
     stale = decision_path(status_path)
     if stale.exists():
         notes = (*notes, f"{stale}: a decision left from an earlier run was discarded")
-    notify_url = env.get("ORCHD_NOTIFY_URL", "").strip() or None
-    if notify_url is not None:
-        _check_notify_url(notify_url)
-    return Prepared(plan, settings, run_env, status_path, existing, notes, modes, notify_url)
+    return existing, notes
 
 
 def _check_notify_url(url: str) -> None:

@@ -10,6 +10,7 @@ class ExitCode(IntEnum):
     RELEASE_FAILED = 1
     BAD_INPUT = 2
     ABORTED = 3
+    STATUS_NOT_WRITTEN = 4
     INTERNAL = 70
 
 
@@ -71,3 +72,11 @@ class ReleaseFailed(OrchdError):
 
 class ReleaseAborted(OrchdError):
     exit_code = ExitCode.ABORTED
+
+
+class StatusWriteFailed(OrchdError):
+    """The status file could not be written (disk full, read-only, permissions): at the end of
+    a release (agents ran, but the file may show an earlier state), or its directory refused
+    the release lock at start (nothing launched). Exit 4."""
+
+    exit_code = ExitCode.STATUS_NOT_WRITTEN

@@ -5,6 +5,10 @@ to a temp file in the same directory, is flushed and fsynced, replaces the old f
 `os.replace`, and the directory is fsynced; an advisory `flock` on `<file>.lock` is held while
 replacing, so tools following the same protocol never see a torn file (and plain readers never
 do either, since rename is atomic).
+
+A write that fails (disk full, read-only directory) does not end the release: the writer keeps
+applying events and retries with capped backoff; the daemon exits 4 when the final state could
+not be written. At start the writer removes temp files a killed orchd left beside the file.
 """
 
 from __future__ import annotations
@@ -15,17 +19,21 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import structlog
 from anyio.abc import ObjectReceiveStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from orchestrator.adapters.durable_file import durable_temp, fsync_dir
+from orchestrator.adapters.durable_file import durable_temp, fsync_dir, remove_stale_temps
 from orchestrator.adapters.threads import in_thread
 from orchestrator.core.reducer import apply
 from orchestrator.models.events import StatusEvent
 from orchestrator.models.status import StatusFile
+
+log = structlog.get_logger("orchd.status")
 
 
 def render(snapshot: StatusFile) -> bytes:
@@ -72,8 +80,30 @@ def open_event_channel() -> tuple[
     return anyio.create_memory_object_stream[StatusEvent](max_buffer_size=math.inf)
 
 
+@dataclass(frozen=True)
+class WriteRetry:
+    """How the writer retries a write that failed (disk full, read-only, permissions): while the
+    release runs, after `first_delay_s` doubling up to `max_delay_s`, for as long as it runs;
+    at the end, once more after each of `at_end_delays_s`, then it gives up."""
+
+    first_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    at_end_delays_s: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+    def delay_s(self, failures: int) -> float:
+        """Seconds before the next try after `failures` failed writes in a row (>= 1)."""
+        return min(self.first_delay_s * 2.0 ** min(failures - 1, 32), self.max_delay_s)
+
+
 class StatusWriter:
-    """Owns the snapshot; applies events in order and writes at most once per `coalesce_s`."""
+    """Owns the snapshot; applies events in order and writes at most once per `coalesce_s`.
+
+    A failed write never ends the release: the writer logs it (`status.write_failed`), keeps
+    applying events and retries with capped backoff until a write succeeds
+    (`status.write_recovered`). `write_error` is the error of the last write when it failed, so
+    after `run` it is not None only when the final state could not be written
+    (`status.write_gave_up`).
+    """
 
     def __init__(
         self,
@@ -82,28 +112,74 @@ class StatusWriter:
         *,
         coalesce_s: float = 0.1,
         on_change: Callable[[StatusFile], None] | None = None,
+        retry: WriteRetry | None = None,
     ) -> None:
         self.path = path
         self.snapshot = snapshot
         self.coalesce_s = coalesce_s
+        self.retry = retry or WriteRetry()
         self.writes = 0
+        self.write_error: OSError | None = None
+        self.failures = 0  # failed writes since the last one that succeeded
         self._on_change = on_change
         self._written: StatusFile | None = None
+        self._failing: anyio.Event | None = None
+        self.log = log.bind(status_file=str(path))
 
     async def run(self, events: ObjectReceiveStream[StatusEvent]) -> StatusFile:
-        """Apply events until every sender has closed; the last state is always written."""
+        """Apply events until every sender has closed; the last state is always written (or
+        retried until `retry` gives up: see `write_error`)."""
+        self._failing = anyio.Event()
         async with events:
             try:
-                async for event in events:
-                    self.snapshot = apply(self.snapshot, event)
-                    self._drain(events)
-                    await self.flush()
-                    await anyio.sleep(self.coalesce_s)
+                await self._remove_stale_temps()
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(self._retry_failed_writes)
+                    async for event in events:
+                        self.snapshot = apply(self.snapshot, event)
+                        self._drain(events)
+                        if self.write_error is None:  # else the retry task writes, backing off
+                            await self.flush()
+                        await anyio.sleep(self.coalesce_s)
+                    tasks.cancel_scope.cancel()
             finally:
+                # the retry task has ended: this is the only write from here on
                 self._drain(events)
                 with anyio.CancelScope(shield=True):
-                    await self.flush()
+                    await self._flush_at_end()
         return self.snapshot
+
+    async def _remove_stale_temps(self) -> None:
+        """Temp files a killed orchd left beside the status file (`durable_temp`)."""
+        try:
+            removed = await in_thread(lambda: remove_stale_temps(self.path))
+        except OSError as exc:
+            self.log.warning("status.stale_temps_kept", error=str(exc))
+            return
+        if removed:
+            self.log.info("status.stale_temps_removed", files=[p.name for p in removed])
+
+    async def _retry_failed_writes(self) -> None:
+        while True:
+            if self._failing is not None:
+                await self._failing.wait()
+            await anyio.sleep(self.retry.delay_s(self.failures))
+            await self.flush()
+
+    async def _flush_at_end(self) -> None:
+        await self.flush()
+        for delay in self.retry.at_end_delays_s:
+            if self.write_error is None:
+                return
+            await anyio.sleep(delay)
+            await self.flush()
+        if self.write_error is not None:
+            self.log.error(
+                "status.write_gave_up",
+                error=_describe(self.write_error),
+                failures=self.failures,
+                status=self.snapshot.orchestrator.status,
+            )
 
     def _drain(self, events: ObjectReceiveStream[StatusEvent]) -> None:
         receive_nowait = getattr(events, "receive_nowait", None)
@@ -117,12 +193,41 @@ class StatusWriter:
             self.snapshot = apply(self.snapshot, event)
 
     async def flush(self) -> None:
+        """Write the snapshot if it changed; a failure is recorded and logged, never raised."""
         if self.snapshot is self._written:
             return
         snapshot = self.snapshot
         data = render(snapshot)
-        await in_thread(lambda: write_atomic(self.path, data))
+        try:
+            await in_thread(lambda: write_atomic(self.path, data))
+        except OSError as exc:
+            self._failed(exc)
+            return
+        if self.write_error is not None:
+            self.log.info("status.write_recovered", failures=self.failures)
+            self.write_error = None
+            self.failures = 0
+            self._failing = anyio.Event()
         self._written = snapshot
         self.writes += 1
         if self._on_change is not None:
             self._on_change(snapshot)
+
+    def _failed(self, exc: OSError) -> None:
+        self.write_error = exc
+        self.failures += 1
+        self.log.warning(
+            "status.write_failed",
+            error=_describe(exc),
+            failures=self.failures,
+            retry_in_s=self.retry.delay_s(self.failures),
+        )
+        if self._failing is not None:
+            self._failing.set()
+
+
+def _describe(exc: OSError) -> str:
+    """`No space left on device (errno 28)`: the reason, without the temp file's name."""
+    if exc.strerror:
+        return f"{exc.strerror} (errno {exc.errno})" if exc.errno else exc.strerror
+    return str(exc) or type(exc).__name__

@@ -23,7 +23,9 @@ from orchestrator.adapters.status_store import read_bytes_locked
 from orchestrator.daemon import (
     EXIT_FOR_STATUS,
     Prepared,
+    check_api_key,
     prepare_start,
+    read_existing,
     release_lock,
     run_release,
     running_orchd,
@@ -45,7 +47,8 @@ ReleaseDir = Annotated[
 
 def fail(exc: OrchdError) -> typer.Exit:
     """Print an expected error in one line per problem and pick its exit code."""
-    typer.echo(f"orchd: {exc}", err=True)
+    for line in str(exc).splitlines() or [""]:
+        typer.echo(f"orchd: {line}", err=True)
     return typer.Exit(int(exc.exit_code))
 
 
@@ -114,7 +117,8 @@ def start(
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
-    """Run a release to its end. Exit 0 done, 1 failed, 2 bad input, 3 aborted."""
+    """Run a release to its end. Exit 0 done, 1 failed, 2 bad input, 3 aborted, 4 the status
+    file could not be written."""
     configure_logging(level=log_level)
     overrides = Overrides(
         poll_interval_s=poll_interval,
@@ -152,27 +156,32 @@ def start(
 
 
 def run_prepared(prepared: Prepared, *, live: bool | None = None, **kwargs: Any) -> ExitCode:
-    """Run in the foreground with the progress view; print the summary; return the exit code."""
+    """Check the key, take the release lock, read what an earlier run left (under the lock),
+    run in the foreground with the progress view; print the summary; return the exit code."""
     for line in prepared.plan.warnings:
         typer.echo(f"warning: {line.render()}", err=True)
-    for note in prepared.existing_notes:
-        typer.echo(f"note: {prepared.status_path}: {note}", err=True)
     try:
-        with release_lock(prepared.status_path), ProgressView(live=live) as view:
-            outcome = anyio.run(
-                lambda: run_release(
-                    prepared.plan,
-                    prepared.settings,
-                    prepared.run_env,
-                    prepared.status_path,
-                    existing=prepared.existing,
-                    on_change=view,
-                    modes=prepared.modes,
-                    notify_url=prepared.notify_url,
-                    pause_display=view.paused,
-                    **kwargs,
+        transport = kwargs.get("transport")
+        anyio.run(lambda: check_api_key(prepared.run_env.cursor, transport=transport))
+        with release_lock(prepared.status_path):
+            existing, notes = read_existing(prepared.status_path)
+            for note in notes:
+                typer.echo(f"note: {note}", err=True)
+            with ProgressView(live=live) as view:
+                outcome = anyio.run(
+                    lambda: run_release(
+                        prepared.plan,
+                        prepared.settings,
+                        prepared.run_env,
+                        prepared.status_path,
+                        existing=existing,
+                        on_change=view,
+                        modes=prepared.modes,
+                        notify_url=prepared.notify_url,
+                        pause_display=view.paused,
+                        **kwargs,
+                    )
                 )
-            )
     except OrchdError as exc:
         raise fail(exc) from None
     view.summary(outcome.snapshot)

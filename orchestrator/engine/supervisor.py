@@ -140,6 +140,7 @@ class Supervisor:
             coalesce_s=self.settings.coalesce_s,
             on_change=self._writer_hook,
         )
+        self.status_writer = writer  # the daemon reads `write_error` once the release ends
         async with anyio.create_task_group() as outer:
             outer.start_soon(writer.run, receive)
             async with send:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -162,14 +163,22 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
     assert "aborted" in after.stdout
 
 
-def test_missing_env_is_one_line_naming_the_variable_and_writes_nothing(tmp_path: Path) -> None:
+def test_every_missing_variable_is_one_line_naming_it_and_nothing_is_written(
+    tmp_path: Path,
+) -> None:
     repo = _bundle(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CURSOR_", "REPO_URL"))}
     result = _orchd("start", RELEASE, "--repo-root", str(repo), env=env)
     assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0
-    assert "CURSOR_CLOUD_API_URL" in result.stderr
-    assert not (repo / "docs/releases/in_progress" / RELEASE / "agent_status.json").exists()
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(" ", 2)[:2] for line in lines] == [
+        ["orchd:", "CURSOR_CLOUD_API_URL"],
+        ["orchd:", "CURSOR_CLOUD_API_KEY"],
+        ["orchd:", "REPO_URL"],
+    ]
+    assert all(line.endswith(")") and " is not set (" in line for line in lines)
+    assert not (repo / "docs/releases/in_progress" / RELEASE).joinpath("agent_status.json").exists()
+    assert "Traceback" not in result.stderr
 
 
 def test_a_malformed_webhook_url_is_bad_input_without_echoing_it(
@@ -228,3 +237,164 @@ def test_a_remote_orchd_cannot_use_is_bad_input_in_one_line(
     assert KEY not in result.stdout + result.stderr
     assert "ghp_s3cr3t" not in result.stdout + result.stderr
     assert _stats(fake_cursor)["launches_per_fu"] == {}
+
+
+# --- the key is checked first; a status file that cannot be written -------------------------
+
+TINY = "v0.0.1"
+TINY_MANIFEST = """\
+release: {id: "v0.0.1", name: "Tiny", status: "in_progress"}
+execution_strategy:
+  type: "multi_agent"
+  max_parallel_fus: 2
+  agent_spawning: {enabled: true, status_tracking: "file"}
+feature_units:
+  - {id: "FU-001", name: "one", priority: "P0", risk_level: "low", dependencies: []}
+  - {id: "FU-002", name: "two", priority: "P0", risk_level: "low", dependencies: []}
+execution_schedule:
+  batches:
+    - {batch_id: 0, feature_units: ["FU-001", "FU-002"], dependencies: []}
+"""
+
+
+def _tiny_release(tmp_path: Path) -> tuple[Path, Path]:
+    """A two-FU release in a fresh repo root; (repo root, the status file orchd writes)."""
+    folder = tmp_path / "repo" / "docs" / "releases" / "in_progress" / TINY
+    folder.mkdir(parents=True)
+    (folder / "manifest.yaml").write_text(TINY_MANIFEST)
+    return tmp_path / "repo", folder / "agent_status.json"
+
+
+@contextlib.contextmanager
+def _fake_with(tmp_path: Path, scenario: str) -> Iterator[str]:
+    """`orchd fake-cursor` on its own scenario (runs of 0.5 s real time); its base URL."""
+    path = tmp_path / "quick.yaml"
+    path.write_text(f"time_scale: 600\ndefaults: {{creating_s: 0, duration_s: 300}}\n{scenario}")
+    with FakeCursorProcess(api_key=KEY, scenario=path) as fake:
+        yield fake.url
+
+
+def _requests(url: str) -> list[str]:
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/_fake/requests", timeout=5) as resp:
+        items: list[dict[str, Any]] = json.load(resp)["items"]
+    return [f"{item['method']} {item['path']}" for item in items]
+
+
+def _start_tiny(
+    repo: Path, tmp_path: Path, env: dict[str, str], *, boot: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`orchd start` on the tiny release to its end (`boot`: Python run first, in-process)."""
+    argv = ["start", TINY, "--repo-root", str(repo), "--state-dir", str(tmp_path / "state")]
+    argv += ["--plain", "--poll-interval", "0.2"]
+    if boot is None:
+        return _orchd(*argv, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", boot + "\nfrom orchestrator.cli import main\nmain()", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _errors(stderr: str) -> list[str]:
+    """orchd's own error lines: stderr also holds warnings (the tiny release's FUs have no
+    spec) and JSON log lines, and never a traceback."""
+    assert "Traceback" not in stderr
+    return [line for line in stderr.splitlines() if line.startswith("orchd: ")]
+
+
+def test_a_key_cursor_refuses_stops_the_start_before_anything_is_launched_or_written(
+    tmp_path: Path, remote: str
+) -> None:
+    repo, status_file = _tiny_release(tmp_path)
+    with _fake_with(tmp_path, "") as url:
+        result = _start_tiny(repo, tmp_path, {**_env(url, remote), "CURSOR_CLOUD_API_KEY": "nope"})
+        seen = _requests(url)
+    assert result.returncode == 2, result.stderr
+    assert _errors(result.stderr) == [
+        "orchd: CURSOR_CLOUD_API_KEY: Cursor refused the key (GET /v1/me: Cursor 401 "
+        "unauthorized: Invalid or missing API key.); nothing was launched (`orchd doctor` "
+        "checks the key)"
+    ]
+    assert seen == ["GET /v1/me"]
+    assert sorted(p.name for p in status_file.parent.iterdir()) == ["manifest.yaml"]
+    assert not (tmp_path / "state").exists()
+    assert "nope" not in result.stdout + result.stderr
+
+
+def test_an_api_failing_the_key_check_stops_the_start_in_one_line(
+    tmp_path: Path, remote: str
+) -> None:
+    repo, status_file = _tiny_release(tmp_path)
+    failing = "server_errors: {status: 503, rate: 1.0, paths: [/v1/me]}\n"
+    with _fake_with(tmp_path, failing) as url:
+        result = _start_tiny(repo, tmp_path, _env(url, remote))
+        seen = _requests(url)
+    assert result.returncode == 2, result.stderr
+    assert _errors(result.stderr) == [
+        "orchd: CURSOR_CLOUD_API_URL: the Cursor API could not check the key (GET /v1/me: "
+        "Cursor 503 stream_unavailable: Scripted server error.); nothing was launched (try "
+        "again; `orchd doctor` checks the URL and the key)"
+    ]
+    assert seen == ["GET /v1/me"] * 3  # a few quick retries, then the answer
+    assert sorted(p.name for p in status_file.parent.iterdir()) == ["manifest.yaml"]
+
+
+def test_an_api_nobody_answers_at_stops_the_start_in_one_line(tmp_path: Path, remote: str) -> None:
+    repo, status_file = _tiny_release(tmp_path)
+    result = _start_tiny(repo, tmp_path, _env("http://127.0.0.1:9/v1", remote))
+    assert result.returncode == 2, result.stderr
+    lines = _errors(result.stderr)
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "orchd: CURSOR_CLOUD_API_URL: the Cursor API could not check the key (GET /v1/me: "
+        "Cursor transport_error: "
+    )
+    assert sorted(p.name for p in status_file.parent.iterdir()) == ["manifest.yaml"]
+
+
+# the disk fills up as soon as the file would show a running agent, and stays full
+FULL_DISK = """\
+import errno, json, os
+from orchestrator.adapters import status_store
+
+_write = status_store.write_atomic
+_full = []
+
+def write_atomic(path, data):
+    doc = json.loads(data)
+    if _full or any(u["status"] == "running" for b in doc["batches"] for u in b["feature_units"]):
+        _full.append(path)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    _write(path, data)
+
+status_store.write_atomic = write_atomic
+"""
+
+
+def test_a_disk_full_to_the_end_runs_the_release_then_exits_4_in_one_line(
+    tmp_path: Path, remote: str
+) -> None:
+    repo, status_file = _tiny_release(tmp_path)
+    # a temp file a kill -9 left mid-write: removed when the writer starts
+    status_file.with_name(".agent_status.json.x1y2z3_q.tmp").write_text('{"half": ')
+    with _fake_with(tmp_path, "") as url:
+        result = _start_tiny(repo, tmp_path, _env(url, remote), boot=FULL_DISK)
+        stats = _stats(url)
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert _errors(result.stderr) == [
+        f"orchd: {status_file}: the status file could not be written (No space left on "
+        "device); the release ended completed but the file may show an earlier state (once it "
+        f"can be written, `orchd start {TINY}` picks up from it)"
+    ]
+    events = [json.loads(line)["event"] for line in result.stderr.splitlines() if line[:1] == "{"]
+    assert "status.write_failed" in events
+    assert events.count("status.write_gave_up") == 1
+    # supervision went on: each agent ran once to its end, none was cancelled
+    assert stats["launches_per_fu"] == {"FU-001": 1, "FU-002": 1}
+    assert stats["cancels_per_fu"] == {}
+    assert json.loads(status_file.read_text())["orchestrator"]["status"] == "running"
+    assert sorted(p.name for p in status_file.parent.iterdir() if p.name.endswith(".tmp")) == []
+    assert KEY not in result.stdout + result.stderr
