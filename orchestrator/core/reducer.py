@@ -78,6 +78,7 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 duration_s=None,
                 error=None,
                 base_sha=event.base_sha,
+                retry_budget_from=event.retry_budget_from,
                 delivered_branch=None,
                 delivered_sha=None,
                 merge_commit=None,

@@ -197,6 +197,9 @@ def _fu(raw: Any, where: str, notes: _Notes) -> FuEntry | None:
     rounds = raw.get("conflict_rounds", 0)
     valid = isinstance(rounds, int) and not isinstance(rounds, bool)
     data["conflict_rounds"] = rounds if valid else 0
+    budget = raw.get("retry_budget_from", 1)
+    valid = isinstance(budget, int) and not isinstance(budget, bool) and budget >= 1
+    data["retry_budget_from"] = budget if valid else 1
     return _build(FuEntry, data, where, notes)
 
 

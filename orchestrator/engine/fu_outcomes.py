@@ -30,6 +30,7 @@ class FuState:
     merged: anyio.Event = field(default_factory=anyio.Event)
     branch: str | None = None
     next_attempt: int = 1
+    budget_from: int = 1  # retries count from this attempt (kept across restarts)
     resume: tuple[str, str] | None = None  # (agent id, run id) of a run to adopt on restart
     delivered: Delivery | None = None  # its pushed branch: merge it, never relaunch it
     conflict_rounds: int = 0
@@ -132,6 +133,7 @@ class FuOutcomes:
                 # adopt); else the next attempt
                 active = entry.status in _RESUME_SAME_ATTEMPT
                 state.next_attempt = entry.attempts if active else entry.attempts + 1
+                state.budget_from = min(entry.retry_budget_from, state.next_attempt)
                 if active and entry.worker_agent_id and entry.run_id:
                     state.resume = (entry.worker_agent_id, entry.run_id)
                     state.base_sha = entry.base_sha  # what the adopted agent started from

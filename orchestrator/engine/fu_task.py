@@ -92,6 +92,7 @@ class FuDriver:
         delivered: Delivery | None = None,
         conflict_rounds: int = 0,
         run_nonce: str = "",
+        budget_from: int | None = None,
     ) -> None:
         self.plan = plan
         self.unit = unit
@@ -116,6 +117,7 @@ class FuDriver:
         self.delivered = delivered
         self.conflict_rounds = conflict_rounds
         self.run_nonce = run_nonce
+        self.budget_from = budget_from or first_attempt
         self._archived: set[str] = set()  # agents orchd archived (a follow-up unarchives)
         self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
 
@@ -229,7 +231,7 @@ class FuDriver:
 
     async def _deliver(self) -> FuStatus:
         """Attempts until a branch is delivered or the FU escalates."""
-        first = self.attempt
+        first = self.budget_from  # a restart does not grant fresh retries
         repeats = 0
         while True:
             async with self.slots.slot(self.candidate):
@@ -301,6 +303,7 @@ class FuDriver:
                     attempt=self.attempt,
                     agent_id=agent_id,
                     base_sha=self.base_sha,
+                    retry_budget_from=self.budget_from,
                 )
             )
         log_ = self.log.bind(agent_id=agent_id, attempt=self.attempt)
@@ -503,6 +506,7 @@ class FuDriver:
                     attempt=self.attempt,
                     agent_id=agent.id,
                     base_sha=started,
+                    retry_budget_from=self.budget_from,
                 )
             )
         return run

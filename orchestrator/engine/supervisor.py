@@ -256,8 +256,10 @@ class Supervisor:
                     await self._drop_candidate(batch)
                 to_run = [f for f in members if answer.all_fus or not self._merged_or_landed(f)]
                 for fu_id in to_run:
-                    self._fus[fu_id].unsettle(keep_delivery=not answer.all_fus)
-                    self._fus[fu_id].conflict_rounds = 0  # a human's retry: rounds anew
+                    state = self._fus[fu_id]
+                    state.unsettle(keep_delivery=not answer.all_fus)
+                    state.conflict_rounds = 0  # a human's retry: conflict rounds anew,
+                    state.budget_from = state.next_attempt  # and retries anew
                 self.queue.invalidate(batch.batch_id)  # rebuilt from the branches' heads
                 self._batch_status(batch, BatchStatus.RUNNING)
                 continue
@@ -442,6 +444,7 @@ class Supervisor:
             delivered=state.delivered,
             conflict_rounds=state.conflict_rounds,
             run_nonce=self.run_nonce,
+            budget_from=state.budget_from,
         )
 
     def _cancels_batch(self) -> bool:

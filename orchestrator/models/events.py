@@ -36,6 +36,7 @@ class FuLaunching:
     attempt: int
     agent_id: str
     base_sha: str | None = None
+    retry_budget_from: int = 1
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ class FuEntry(BaseModel):
     merge_commit: str | None = None  # its --no-ff merge on the release branch (once landed)
     landed_at: datetime | None = None
     conflict_rounds: int = 0
+    retry_budget_from: int = 1  # the attempt its retry budget counts from (a human retry resets)
 
 
 class GateTest(BaseModel):

@@ -571,3 +571,22 @@ async def test_a_run_that_finished_just_before_its_deadline_is_delivered_not_tim
     assert ran.outcome.status is ReleaseStatus.COMPLETED
     assert ran.stats["launches_per_fu"] == {"FU-1": 1}  # no duplicate agent, no second PR
     assert ran.fu("FU-1")["attempts"] == 1
+
+
+async def test_a_restart_does_not_grant_fresh_retries(tmp_path: Path) -> None:
+    """P0 allows 3 retries. Killed after attempt 3 failed, the restart has one attempt left."""
+    from tests.engine.harness import status_left_by_a_crash
+
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=MIN, final_status="ERROR"))
+    crashed = status_left_by_a_crash(p.release_id, "FU-1", attempts=3).model_copy(
+        update={"run_nonce": "n0nce"}
+    )
+    entry = crashed.batches[0].feature_units[0]
+    crashed.batches[0].feature_units[0] = entry.model_copy(update={"status": "retrying"})
+    ran = await run_on_fake(
+        p, scenario, tmp_path, existing=crashed, decider=PolicyDecider(on_batch_failure="fail")
+    )
+    assert ran.stats["launches_per_fu"] == {"FU-1": 1}  # attempt 4 only
+    assert ran.fu("FU-1")["status"] == "needs_human"
+    assert "P0 allows 3 retries; 4 attempts failed" in ran.fu("FU-1")["error"]
