@@ -20,7 +20,7 @@ from orchestrator.adapters.release_loader import load_status_file
 from orchestrator.cli import app
 from orchestrator.cli import start as start_cli
 from orchestrator.daemon import check_api_key, env_for_start, release_lock, running_orchd
-from orchestrator.errors import ExitCode, InputError
+from orchestrator.errors import ExitCode, InputError, StatusWriteFailed
 from orchestrator.models.status import StatusFile
 
 RELEASE = "v0.0.1"
@@ -204,3 +204,15 @@ def test_a_second_start_is_refused_without_reading_the_running_ones_file(
     assert result.exit_code == 2
     assert "another orchd (pid " in result.stderr
     assert holders == []
+
+
+def test_a_release_dir_that_cannot_hold_the_lock_is_one_line_exit_4(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")  # the release dir's place is taken by a file: mkdir fails
+    with pytest.raises(StatusWriteFailed) as caught, release_lock(blocker / "agent_status.json"):
+        pass
+    assert caught.value.exit_code is ExitCode.STATUS_NOT_WRITTEN
+    assert str(caught.value) == (
+        f"{blocker}/agent_status.json.pid: cannot write beside the status file (File exists); "
+        "nothing was launched"
+    )
