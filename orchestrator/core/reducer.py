@@ -77,6 +77,7 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 completed_at=None,
                 duration_s=None,
                 error=None,
+                note=None,
                 base_sha=event.base_sha,
                 retry_budget_from=event.retry_budget_from,
                 delivered_branch=None,
@@ -285,6 +286,8 @@ def _progress(snapshot: StatusFile, event: FuProgress) -> StatusFile:
         update["branch"] = event.branch
     if event.pr_url:
         update["pr_url"] = event.pr_url
+    if event.remark:
+        update["note"] = event.remark
     if entry.status == FuStatus.STALE.value:
         update["status"] = FuStatus.RUNNING.value
     return _update_fu(snapshot, event.fu_id, **update)

@@ -191,7 +191,7 @@ def _fu(raw: Any, where: str, notes: _Notes) -> FuEntry | None:
     )
     for name in ("run_id", "priority", "risk_level", "branch", "pr_url", "error", "summary"):
         data[name] = _text(raw.get(name), f"{where}.{name}", notes)
-    for name in ("base_sha", "delivered_branch", "delivered_sha", "merge_commit"):
+    for name in ("base_sha", "delivered_branch", "delivered_sha", "merge_commit", "note"):
         data[name] = _text(raw.get(name), f"{where}.{name}", notes)
     data["landed_at"] = _timestamp(raw.get("landed_at"), f"{where}.landed_at", notes)
     rounds = raw.get("conflict_rounds", 0)

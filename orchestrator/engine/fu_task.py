@@ -450,7 +450,9 @@ class FuDriver:
         )
 
     def _on_signal(self, kind: str) -> None:
-        self.emit(FuProgress(at=self.settings.now(), fu_id=self.unit.id, note=kind))
+        """An event kind from the watcher, or a sentence for the person reading the status."""
+        remark = kind if " " in kind else None
+        self.emit(FuProgress(at=self.settings.now(), fu_id=self.unit.id, note=kind, remark=remark))
 
     async def _cancel_active(self, log_: structlog.stdlib.BoundLogger) -> None:
         """Cancel the active run, shielded and bounded, so abort never leaves it running."""

@@ -51,7 +51,8 @@ class FuRunning:
 
 @dataclass(frozen=True)
 class FuProgress:
-    """A real signal of progress: status change, heartbeat, tool call, new branch or PR."""
+    """A real signal of progress (the agent's own activity, a status change, a new branch or
+    PR), or with `remark` something a person should know about the run (kept in the file)."""
 
     at: datetime
     fu_id: str
@@ -59,6 +60,7 @@ class FuProgress:
     branch: str | None = None
     pr_url: str | None = None
     note: str | None = None
+    remark: str | None = None
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ class FuEntry(BaseModel):
     landed_at: datetime | None = None
     conflict_rounds: int = 0
     retry_budget_from: int = 1  # the attempt its retry budget counts from (a human retry resets)
+    note: str | None = None  # what a person should know about its run (e.g. no liveness signal)
 
 
 class GateTest(BaseModel):

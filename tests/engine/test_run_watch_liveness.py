@@ -195,6 +195,7 @@ async def test_an_expired_stream_does_not_make_a_long_healthy_run_stale(tmp_path
     said = [e for e in logs if e["event"] == "run.no_liveness"]
     assert len(said) == 1  # said once, not at every retry
     assert "410 stream_expired" in said[0]["reason"]
+    assert entry["note"].startswith("no liveness signal")  # and in the status file
     # the stream is retried meanwhile, backing off (10 s doubling, capped at 8 polls)
     tries = [r["started_s"] for r in run_streams(ran)]
     gaps = [b - a for a, b in itertools.pairwise(tries)]
