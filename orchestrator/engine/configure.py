@@ -57,6 +57,18 @@ def engine_settings(
     def pick(override: float | None, default: float) -> float:
         return default if override is None else override
 
+    for flag, given in (
+        ("--poll-interval", overrides.poll_interval_s),
+        ("--stale-after", overrides.stale_after_minutes),
+        ("--max-duration", overrides.max_duration_minutes),
+        ("--retry-backoff", overrides.retry_backoff_s),
+    ):
+        if given is not None and not (0 < given < float("inf")):
+            raise InputError(f"{flag} must be a positive number, got {given:g}")
+    deadline = overrides.decision_deadline_minutes
+    if deadline is not None and not (0 <= deadline < float("inf")):
+        raise InputError(f"--decision-deadline must be 0 (no limit) or more, got {deadline:g}")
+
     branch = (overrides.integration_branch or limits.integration_branch or "").strip()
     if (branch and not _BRANCH_RE.fullmatch(branch)) or ".." in branch or branch.endswith(".lock"):
         raise InputError(
