@@ -131,7 +131,10 @@ class FuOutcomes:
             if entry is not None and entry.attempts > 0:
                 # an active attempt is adopted (its recorded run, or same agentId → 409 →
                 # adopt); else the next attempt
-                active = entry.status in _RESUME_SAME_ATTEMPT
+                # cancelled before its run was known (an abort during the create): the agent
+                # may exist anyway; the same attempt's id finds it (409 → adopt), never a second
+                unknown_run = entry.status == FuStatus.CANCELLED.value and entry.run_id is None
+                active = entry.status in _RESUME_SAME_ATTEMPT or unknown_run
                 state.next_attempt = entry.attempts if active else entry.attempts + 1
                 state.budget_from = min(entry.retry_budget_from, state.next_attempt)
                 if active and entry.worker_agent_id and entry.run_id:

@@ -90,3 +90,29 @@ async def test_an_agent_answering_our_id_from_another_repo_is_refused_by_name(
     assert "refusing to adopt" in error
     assert OTHER_REPO in error
     assert ran.stats["agents_total"] == 1  # nothing launched in its place under our id
+
+
+async def test_a_restart_after_an_abort_during_the_create_adopts_the_agent_made_anyway(
+    tmp_path: Path,
+) -> None:
+    """Aborted while the create was in flight: the file says cancelled with no run; Cursor made
+    the agent after all. The restart re-sends the same attempt's id and adopts it (409)."""
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    fake = _fake()
+    agent_id = agent_id_for(p.release_id, "FU-1", 1)
+    await agent_already_on(
+        fake, agent_id, "FU-1 made after the abort", origin_in(tmp_path), name="v9.9.9 FU-1 a1"
+    )
+    aborted = status_left_by_a_crash(
+        p.release_id,
+        "FU-1",
+        attempts=1,
+        worker_agent_id=agent_id,
+        status="cancelled",
+        error="aborted",
+    )
+    ran = await run_on_fake(p, SCENARIO, tmp_path, existing=aborted, fake=fake)
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.stats["agents_total"] == 1  # no second agent for the same FU
+    assert ran.fu("FU-1")["worker_agent_id"] == agent_id
+    assert ran.fu("FU-1")["attempts"] == 1
