@@ -124,6 +124,9 @@ class StatusWriter:
         self._on_change = on_change
         self._written: StatusFile | None = None
         self._failing: anyio.Event | None = None
+        self.applied = 0  # events applied so far
+        self._durable = 0  # events applied by the state last written to disk
+        self._wrote = anyio.Event()
         self.log = log.bind(status_file=str(path))
 
     async def run(self, events: ObjectReceiveStream[StatusEvent]) -> StatusFile:
@@ -137,6 +140,7 @@ class StatusWriter:
                     tasks.start_soon(self._retry_failed_writes)
                     async for event in events:
                         self.snapshot = apply(self.snapshot, event)
+                        self.applied += 1
                         self._drain(events)
                         if self.write_error is None:  # else the retry task writes, backing off
                             await self.flush()
@@ -191,18 +195,23 @@ class StatusWriter:
             except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
                 return
             self.snapshot = apply(self.snapshot, event)
+            self.applied += 1
 
     async def flush(self) -> None:
         """Write the snapshot if it changed; a failure is recorded and logged, never raised."""
         if self.snapshot is self._written:
             return
         snapshot = self.snapshot
+        applied = self.applied
         data = render(snapshot)
         try:
             await in_thread(lambda: write_atomic(self.path, data))
         except OSError as exc:
             self._failed(exc)
             return
+        self._durable = applied
+        self._wrote.set()
+        self._wrote = anyio.Event()
         if self.write_error is not None:
             self.log.info("status.write_recovered", failures=self.failures)
             self.write_error = None
@@ -212,6 +221,15 @@ class StatusWriter:
         self.writes += 1
         if self._on_change is not None:
             self._on_change(snapshot)
+
+    async def durable(self, count: int, timeout_s: float) -> bool:
+        """Wait until the first `count` events are on disk (an intent recorded before acting
+        on it); False when that did not happen within `timeout_s` (writes failing)."""
+        with anyio.move_on_after(timeout_s):
+            while self._durable < count:
+                await self._wrote.wait()
+            return True
+        return False
 
     def _failed(self, exc: OSError) -> None:
         self.write_error = exc

@@ -25,6 +25,7 @@ from orchestrator.models.events import (
     FuProgress,
     FuRetrying,
     FuRunning,
+    FuRunRequested,
     FuStale,
     FuWaitingForCapacity,
     GateFinished,
@@ -85,6 +86,14 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 merge_commit=None,
                 landed_at=None,
             )
+        case FuRunRequested():
+            return _update_fu(
+                snapshot,
+                event.fu_id,
+                worker_agent_id=event.agent_id,
+                run_requested_at=event.at,
+                last_update=event.at,
+            )
         case FuRunning():
             return _update_fu(
                 snapshot,
@@ -92,6 +101,7 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 status=FuStatus.RUNNING.value,
                 worker_agent_id=event.agent_id,
                 run_id=event.run_id,
+                run_requested_at=None,
                 last_update=event.at,
             )
         case FuProgress():

@@ -194,6 +194,9 @@ def _fu(raw: Any, where: str, notes: _Notes) -> FuEntry | None:
     for name in ("base_sha", "delivered_branch", "delivered_sha", "merge_commit", "note"):
         data[name] = _text(raw.get(name), f"{where}.{name}", notes)
     data["landed_at"] = _timestamp(raw.get("landed_at"), f"{where}.landed_at", notes)
+    data["run_requested_at"] = _timestamp(
+        raw.get("run_requested_at"), f"{where}.run_requested_at", notes
+    )
     rounds = raw.get("conflict_rounds", 0)
     valid = isinstance(rounds, int) and not isinstance(rounds, bool)
     data["conflict_rounds"] = rounds if valid else 0

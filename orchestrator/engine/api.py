@@ -10,6 +10,7 @@ from orchestrator.adapters.cursor.models import (
     CreateAgentRequest,
     CreateRunRequest,
     Run,
+    RunList,
     StreamEvent,
 )
 
@@ -22,6 +23,10 @@ class AgentApi(Protocol):
     async def create_run(self, agent_id: str, req: CreateRunRequest) -> Run: ...
 
     async def get_run(self, agent_id: str, run_id: str) -> Run: ...
+
+    async def list_runs(
+        self, agent_id: str, *, limit: int = 20, cursor: str | None = None
+    ) -> RunList: ...
 
     async def cancel_run(self, agent_id: str, run_id: str) -> bool: ...
 

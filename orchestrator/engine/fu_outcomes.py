@@ -35,6 +35,7 @@ class FuState:
     delivered: Delivery | None = None  # its pushed branch: merge it, never relaunch it
     conflict_rounds: int = 0
     base_sha: str | None = None  # the commit a run being adopted started from
+    requested: tuple[str, datetime] | None = None  # a follow-up asked for, its run not recorded
 
     def settle(self, status: FuStatus) -> None:
         self.status = status
@@ -141,6 +142,8 @@ class FuOutcomes:
                     state.resume = (entry.worker_agent_id, entry.run_id)
                     state.base_sha = entry.base_sha  # what the adopted agent started from
                 state.conflict_rounds = entry.conflict_rounds
+                if entry.run_requested_at is not None and entry.worker_agent_id:
+                    state.requested = (entry.worker_agent_id, entry.run_requested_at)
                 branch = entry.delivered_branch or entry.branch
                 if entry.status in _DELIVERED and branch:
                     state.delivered = Delivery(unit.id, entry.worker_agent_id, branch)

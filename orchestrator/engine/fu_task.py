@@ -8,8 +8,9 @@ re-raising.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import anyio
@@ -44,6 +45,7 @@ from orchestrator.models.events import (
     FuProgress,
     FuRetrying,
     FuRunning,
+    FuRunRequested,
     FuStale,
     FuWaitingForCapacity,
     StatusEvent,
@@ -67,6 +69,7 @@ class AttemptFailure:
     launch_retry_after_s: float | None = None  # a launch the API asked us to repeat later
 
 
+_CLOCK_SKEW_S = 5.0  # Cursor's clock against ours, when matching a run to its request
 _LAUNCH_REPEATS = 5  # busy-API launch failures that do not spend the FU's retries
 
 
@@ -93,6 +96,8 @@ class FuDriver:
         conflict_rounds: int = 0,
         run_nonce: str = "",
         budget_from: int | None = None,
+        emit_durable: Callable[[StatusEvent], Awaitable[None]] | None = None,
+        requested: tuple[str, datetime] | None = None,
     ) -> None:
         self.plan = plan
         self.unit = unit
@@ -118,6 +123,8 @@ class FuDriver:
         self.conflict_rounds = conflict_rounds
         self.run_nonce = run_nonce
         self.budget_from = budget_from or first_attempt
+        self._emit_durable = emit_durable
+        self._requested = requested  # a follow-up an earlier process asked for: find its run
         self._archived: set[str] = set()  # agents orchd archived (a follow-up unarchives)
         self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
 
@@ -473,6 +480,11 @@ class FuDriver:
         self, agent_id: str, follow_up: tuple[str, CreateRunRequest] | None
     ) -> Run | None:
         """Create the agent (or the follow-up run), or adopt the run a restart recorded."""
+        if self._requested is not None:
+            found = await self._run_asked_for_before()
+            if found is not None:
+                self._resume = None  # newer than any run the file recorded
+                return found
         if self._resume is not None:
             resume_agent, resume_run = self._resume
             self._resume = None
@@ -486,6 +498,10 @@ class FuDriver:
             agent_id = self._agent_id()
         if follow_up:
             agent_id = follow_up[0]
+            if self._emit_durable is not None:  # on disk before the POST: a restart finds it
+                await self._emit_durable(
+                    FuRunRequested(at=self.settings.now(), fu_id=self.unit.id, agent_id=agent_id)
+                )
             if agent_id in self._archived:  # archived at delivery: take its slot back
                 await self.api.unarchive_agent(agent_id)
                 self._archived.discard(agent_id)
@@ -511,6 +527,25 @@ class FuDriver:
                     retry_budget_from=self.budget_from,
                 )
             )
+        return run
+
+    async def _run_asked_for_before(self) -> Run | None:
+        """The follow-up run an earlier process asked for but never recorded (killed between
+        the POST and the status write): the agent's newest run created since the intent."""
+        assert self._requested is not None
+        agent_id, asked_at = self._requested
+        self._requested = None
+        try:
+            runs = await self.api.list_runs(agent_id, limit=5)
+        except CursorError as exc:
+            self.log.info("run.requested_lookup_failed", agent_id=agent_id, error=exc.message)
+            return None
+        since = asked_at - timedelta(seconds=_CLOCK_SKEW_S)
+        fresh = [r for r in runs.items if r.created_at >= since]
+        if not fresh:
+            return None
+        run = max(fresh, key=lambda r: r.created_at)
+        self.log.info("run.adopted_requested", agent_id=agent_id, run_id=run.id)
         return run
 
     def _agent_id(self) -> str:

@@ -48,6 +48,8 @@ from orchestrator.models.status import BatchStatus, FuStatus, ReleaseStatus, Sta
 
 log = structlog.get_logger("orchd.release")
 
+_DURABLE_WAIT_S = 10.0  # an intent not on disk by then: act anyway (writes are failing)
+
 StatusWriterHook = Callable[[StatusFile], None]
 
 
@@ -116,6 +118,7 @@ class Supervisor:
         self._scope: anyio.CancelScope | None = None
         self._writer_hook = writer_hook
         self._send: MemoryObjectSendStream[StatusEvent] | None = None
+        self._sent = 0
         self.asker = Asker(self.decider, self._emit, settings.now, notifier)
         self.queue = queue
         self.lander = Lander(plan, settings, queue, self._emit, status_path.parent / "gate_logs")
@@ -197,6 +200,14 @@ class Supervisor:
         if self._send is None:
             raise RuntimeError("supervisor is not running")
         self._send.send_nowait(event)
+        self._sent += 1
+
+    async def _emit_durable(self, event: StatusEvent) -> None:
+        """Queue an event and wait until it is on disk: an intent recorded before acting."""
+        self._emit(event)
+        writer = getattr(self, "status_writer", None)
+        if writer is not None and not await writer.durable(self._sent, _DURABLE_WAIT_S):
+            self.log.warning("status.intent_not_written", event=type(event).__name__)
 
     # --- batches ------------------------------------------------------------------------------
 
@@ -378,6 +389,7 @@ class Supervisor:
             base = (self.queue.candidate_sha(batch.batch_id) if same else None) or self.queue.head
         driver = self._driver(batch, fu_id, base_sha=base, contained=prereqs)
         state.resume = None  # adopt a recorded run once; later attempts launch anew
+        state.requested = None
         self._drivers.add(driver)
         try:
             status = await driver.drive()
@@ -445,6 +457,8 @@ class Supervisor:
             conflict_rounds=state.conflict_rounds,
             run_nonce=self.run_nonce,
             budget_from=state.budget_from,
+            emit_durable=self._emit_durable,
+            requested=state.requested,
         )
 
     def _cancels_batch(self) -> bool:

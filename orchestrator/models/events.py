@@ -40,6 +40,16 @@ class FuLaunching:
 
 
 @dataclass(frozen=True)
+class FuRunRequested:
+    """orchd is about to ask for a follow-up run on `agent_id` (written before the POST, so a
+    restart looks for a run created since `at` instead of asking twice)."""
+
+    at: datetime
+    fu_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True)
 class FuRunning:
     """The agent exists and its run is known (created or adopted)."""
 
@@ -227,6 +237,7 @@ class ReleaseFinished:
 StatusEvent = (
     ReleaseStarted
     | FuLaunching
+    | FuRunRequested
     | FuRunning
     | FuProgress
     | FuStale

@@ -107,6 +107,7 @@ class FuEntry(BaseModel):
     conflict_rounds: int = 0
     retry_budget_from: int = 1  # the attempt its retry budget counts from (a human retry resets)
     note: str | None = None  # what a person should know about its run (e.g. no liveness signal)
+    run_requested_at: datetime | None = None  # a follow-up run asked for, its id not yet known
 
 
 class GateTest(BaseModel):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from orchestrator.core.agent_ids import agent_id_for
@@ -116,3 +118,40 @@ async def test_a_restart_after_an_abort_during_the_create_adopts_the_agent_made_
     assert ran.stats["agents_total"] == 1  # no second agent for the same FU
     assert ran.fu("FU-1")["worker_agent_id"] == agent_id
     assert ran.fu("FU-1")["attempts"] == 1
+
+
+async def test_a_follow_up_asked_for_but_never_recorded_is_found_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Killed between `POST …/runs` and the status write: the file holds the intent
+    (`run_requested_at`) and the agent's older run. The restart follows the new run."""
+    import anyio
+
+    from orchestrator.adapters.cursor.client import CursorClient
+    from orchestrator.adapters.cursor.models import CreateRunRequest, Prompt
+    from orchestrator.fakecursor.transport import StreamingASGITransport
+
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    fake = _fake()
+    agent_id = agent_id_for(p.release_id, "FU-1", 1)
+    first = await agent_already_on(
+        fake, agent_id, "FU-1 first run", origin_in(tmp_path), name="v9.9.9 FU-1 a1"
+    )
+    await anyio.sleep(11 * MIN)  # the first run ended; orchd asked for a follow-up, then died
+    asked = first.created_at + timedelta(minutes=11) - timedelta(seconds=1)  # Cursor's clock
+
+    async with httpx.AsyncClient(transport=StreamingASGITransport(fake.app)) as http:
+        client = CursorClient(http, base_url="http://fake.test/v1", api_key=API_KEY)
+        second = await client.create_run(agent_id, CreateRunRequest(prompt=Prompt(text="go on")))
+    crashed = status_left_by_a_crash(
+        p.release_id,
+        "FU-1",
+        attempts=1,
+        worker_agent_id=agent_id,
+        run_id=first.id,
+        run_requested_at=asked.isoformat(),
+    )
+    ran = await run_on_fake(p, SCENARIO, tmp_path, existing=crashed, fake=fake)
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    assert ran.fu("FU-1")["run_id"] == second.id  # the run it had asked for, not the old one
+    assert ran.stats["launches_per_fu"] == {"FU-1": 2}  # no third run, no second agent

@@ -190,3 +190,41 @@ async def test_temp_files_a_killed_writer_left_are_removed_at_start(tmp_path: Pa
     assert not any(p.exists() for p in ours)
     assert all(p.exists() for p in others)
     assert json.loads(path.read_text())["release_id"] == "v1"
+
+
+@pytest.mark.asyncio
+async def test_durable_returns_once_the_event_is_in_the_file_on_disk(tmp_path: Path) -> None:
+    """An intent recorded before acting on it (a follow-up POST) is on disk when `durable`
+    returns: a kill -9 right after cannot lose it."""
+    path = tmp_path / "agent_status.json"
+    writer = StatusWriter(path, initial_status("v1", "o"), coalesce_s=0.5)
+    send, receive = open_event_channel()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(writer.run, receive)
+        async with send:
+            send.send_nowait(_start())
+            send.send_nowait(FuProgress(at=T0, fu_id="FU-007", remark="asked for a follow-up"))
+            assert await writer.durable(2, timeout_s=5)
+            on_disk = json.loads(path.read_text())
+            entry = next(
+                f for f in on_disk["batches"][0]["feature_units"] if f["fu_id"] == "FU-007"
+            )
+            assert entry["note"] == "asked for a follow-up"
+
+
+@pytest.mark.asyncio
+async def test_durable_gives_up_when_writes_keep_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(status_store, "write_atomic", full)
+    quick = status_store.WriteRetry(first_delay_s=0.05, at_end_delays_s=(0.01,))
+    writer = StatusWriter(tmp_path / "agent_status.json", initial_status("v1", "o"), retry=quick)
+    send, receive = open_event_channel()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(writer.run, receive)
+        async with send:
+            send.send_nowait(_start())
+            assert not await writer.durable(1, timeout_s=0.3)
