@@ -16,7 +16,12 @@ from decimal import Decimal
 import anyio
 import structlog
 
-from orchestrator.adapters.cursor.errors import AgentArchived, AgentCapacity, CursorError
+from orchestrator.adapters.cursor.errors import (
+    AgentArchived,
+    AgentCapacity,
+    CursorError,
+    NotFound,
+)
 from orchestrator.adapters.cursor.models import (
     CreateAgentRequest,
     CreateRunRequest,
@@ -69,6 +74,7 @@ class AttemptFailure:
     launch_retry_after_s: float | None = None  # a launch the API asked us to repeat later
 
 
+_ORPHAN_LOOKUP_S = 5.0  # after an abort: how long orchd looks for an agent a create made
 _CLOCK_SKEW_S = 5.0  # Cursor's clock against ours, when matching a run to its request
 _LAUNCH_REPEATS = 5  # busy-API launch failures that do not spend the FU's retries
 
@@ -123,6 +129,7 @@ class FuDriver:
         self.conflict_rounds = conflict_rounds
         self.run_nonce = run_nonce
         self.budget_from = budget_from or first_attempt
+        self._unconfirmed: str | None = None  # a create whose answer orchd has not seen
         self._emit_durable = emit_durable
         self._requested = requested  # a follow-up an earlier process asked for: find its run
         self._archived: set[str] = set()  # agents orchd archived (a follow-up unarchives)
@@ -130,11 +137,16 @@ class FuDriver:
 
     async def drive(self) -> FuStatus:
         """Deliver (unless a restart found it delivered), then merge; MERGED or NEEDS_HUMAN."""
-        if self.delivered is None:
-            status = await self._deliver()
-            if status is not FuStatus.DELIVERED:
-                return status
-        return await self._merge()
+        try:
+            if self.delivered is None:
+                status = await self._deliver()
+                if status is not FuStatus.DELIVERED:
+                    return status
+            return await self._merge()
+        except anyio.get_cancelled_exc_class():
+            if self._unconfirmed is not None:  # aborted with a create's fate unknown
+                await self._stop_orphan(self._unconfirmed)
+            raise
 
     def _escalate(self, message: str) -> FuStatus:
         self.last_error = message
@@ -321,6 +333,8 @@ class FuDriver:
             with anyio.CancelScope(shield=True) as self._shield:
                 if self._hurry_s is not None:
                     self._shield.deadline = anyio.current_time() + self._hurry_s
+                if target is None:
+                    self._unconfirmed = agent_id
                 run = await self._launch(agent_id, target)
             self._shield = None
             if run is None:
@@ -329,6 +343,8 @@ class FuDriver:
                 return AttemptFailure(FailureKind.API_TRANSIENT, "create abandoned")
         except CursorError as exc:
             log_.warning("agent.launch_failed", error=exc.message, code=exc.code)
+            if not exc.retryable:
+                self._unconfirmed = None  # refused: no agent was made
             if isinstance(exc, AgentCapacity):
                 return AttemptFailure(
                     FailureKind.CAPACITY,
@@ -344,6 +360,7 @@ class FuDriver:
             return AttemptFailure(
                 FailureKind.API_FATAL, f"launch failed: {exc.code}: {exc.message}"
             )
+        self._unconfirmed = None
         agent_id = run.agent_id  # a failed adoption launches under the attempt's own id
         self._last_agent_id = agent_id
         log_ = log_.bind(agent_id=agent_id)
@@ -528,6 +545,27 @@ class FuDriver:
                 )
             )
         return run
+
+    async def _stop_orphan(self, agent_id: str) -> None:
+        """An abort cut a create short, and Cursor may have made the agent anyway: look its id
+        up and stop its run, so no agent works on with nobody following it."""
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_ORPHAN_LOOKUP_S):
+            try:
+                agent = await self.api.get_agent(agent_id)
+            except NotFound:
+                return
+            except CursorError as exc:
+                self.log.info("agent.orphan_lookup_failed", agent_id=agent_id, error=exc.message)
+                return
+            if agent.latest_run_id:
+                try:
+                    await self.api.cancel_run(agent_id, agent.latest_run_id)
+                    self.log.info("agent.orphan_stopped", agent_id=agent_id)
+                except CursorError as exc:
+                    self.log.info(
+                        "agent.orphan_cancel_failed", agent_id=agent_id, error=exc.message
+                    )
+            await self._archive(agent_id)  # and give its account slot back
 
     async def _run_asked_for_before(self) -> Run | None:
         """The follow-up run an earlier process asked for but never recorded (killed between

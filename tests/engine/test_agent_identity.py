@@ -155,3 +155,25 @@ async def test_a_follow_up_asked_for_but_never_recorded_is_found_after_a_restart
     assert ran.outcome.status is ReleaseStatus.COMPLETED
     assert ran.fu("FU-1")["run_id"] == second.id  # the run it had asked for, not the old one
     assert ran.stats["launches_per_fu"] == {"FU-1": 2}  # no third run, no second agent
+
+
+async def test_an_agent_made_by_a_create_cut_short_by_an_abort_is_stopped(tmp_path: Path) -> None:
+    """Every answer to `POST /v1/agents` is lost after Cursor made the agent; the client keeps
+    retrying until SIGTERM. orchd then looks the id up and stops the run nobody follows."""
+    from orchestrator.fakecursor.scenario import DropRule, TimeWindow
+
+    scenario = SCENARIO.model_copy(
+        update={
+            "drops": DropRule(
+                after_handling=True,
+                paths=["/v1/agents"],
+                methods=["POST"],
+                windows=[TimeWindow(start_s=0, end_s=10**6)],
+            )
+        }
+    )
+    p = plan([fu("FU-1")], [("0", ["FU-1"])])
+    ran = await run_on_fake(p, scenario, tmp_path, abort_at_s=5)
+    assert ran.outcome.status is ReleaseStatus.ABORTED
+    assert ran.stats["cancels_per_fu"] == {"FU-1": 1}  # the orphan's run was stopped
+    assert ran.stats["agents_total"] == 1
