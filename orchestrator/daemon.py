@@ -305,7 +305,7 @@ async def run_release(
         finally:
             with anyio.CancelScope(shield=True):
                 await notifier.aclose(grace_s=0)
-    error = supervisor.status_writer.write_error
+    error = supervisor.status_writer.write_error if supervisor.status_writer else None
     if error is not None:
         reason = error.strerror or str(error)
         raise StatusWriteFailed(

@@ -390,6 +390,7 @@ class FuDriver:
             use_stream=self.settings.use_stream,
             on_change=self._on_change,
             on_signal=self._on_signal,
+            on_note=self._on_note,
         )
         max_s = (
             self.unit.max_duration_minutes * 60.0
@@ -474,9 +475,11 @@ class FuDriver:
         )
 
     def _on_signal(self, kind: str) -> None:
-        """An event kind from the watcher, or a sentence for the person reading the status."""
-        remark = kind if " " in kind else None
-        self.emit(FuProgress(at=self.settings.now(), fu_id=self.unit.id, note=kind, remark=remark))
+        self.emit(FuProgress(at=self.settings.now(), fu_id=self.unit.id, note=kind))
+
+    def _on_note(self, text: str) -> None:
+        """Something the person reading the status should know about the run (kept there)."""
+        self.emit(FuProgress(at=self.settings.now(), fu_id=self.unit.id, note=text, remark=text))
 
     async def _cancel_active(self, log_: structlog.stdlib.BoundLogger) -> None:
         """Cancel the active run, shielded and bounded, so abort never leaves it running."""

@@ -92,6 +92,7 @@ class RunWatcher:
         use_stream: bool,
         on_change: Callable[[Run], None],
         on_signal: Callable[[str], None],
+        on_note: Callable[[str], None] | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.api = api
@@ -101,6 +102,7 @@ class RunWatcher:
         self.blind = not use_stream
         self._on_change = on_change
         self._on_signal = on_signal
+        self._on_note = on_note or on_signal  # what a person should know about the run
         self._rand = rand
         self._facts = facts_of(run)
         self._status = run.status.value  # the last status the stream or a GET told
@@ -281,7 +283,7 @@ class RunWatcher:
             reason=why,
             detail="polling; staleness is not judged, the run's max duration still bounds it",
         )
-        self._on_signal(f"no liveness signal ({why}): not judged stale, max duration applies")
+        self._on_note(f"no liveness signal ({why}): not judged stale, max duration applies")
 
     async def close(self) -> None:
         stream, self._stream = self._stream, None

@@ -119,6 +119,7 @@ class Supervisor:
         self._writer_hook = writer_hook
         self._send: MemoryObjectSendStream[StatusEvent] | None = None
         self._sent = 0
+        self.status_writer: StatusWriter | None = None  # set by `run`; the daemon reads it after
         self.asker = Asker(self.decider, self._emit, settings.now, notifier)
         self.queue = queue
         self.lander = Lander(plan, settings, queue, self._emit, status_path.parent / "gate_logs")
@@ -205,7 +206,7 @@ class Supervisor:
     async def _emit_durable(self, event: StatusEvent) -> None:
         """Queue an event and wait until it is on disk: an intent recorded before acting."""
         self._emit(event)
-        writer = getattr(self, "status_writer", None)
+        writer = self.status_writer
         if writer is not None and not await writer.durable(self._sent, _DURABLE_WAIT_S):
             self.log.warning("status.intent_not_written", event=type(event).__name__)
 
