@@ -28,6 +28,7 @@ from orchestrator.adapters.cursor.settings import (
 from orchestrator.adapters.git import MIN_GIT, GitError, git_version, run_git
 from orchestrator.core.backoff import BackoffPolicy
 from orchestrator.errors import ExitCode, InputError
+from orchestrator.fakecursor.runs import is_local_repo  # what the fake's agents can push to
 
 ENV_REPO = "REPO_URL"
 ENV_BRANCH = "RELEASE_BRANCH"
@@ -48,12 +49,6 @@ class Check:
 
     def render(self) -> str:
         return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
-
-
-def is_local_repo(value: str) -> bool:
-    """A `file://` URL or a filesystem path: a repo on this machine (the fake Cursor's agents
-    work on one; real Cursor agents need an https URL)."""
-    return value.startswith(("file://", "/", "./", "../"))
 
 
 def check_repo_url(value: str) -> str | None:
