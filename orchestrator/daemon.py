@@ -11,13 +11,13 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import re
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -98,7 +98,7 @@ def env_for_start(env: Mapping[str, str]) -> RunEnv:
             "REPO_URL is not set (export the repository agents work on, "
             "e.g. https://github.com/owner/repo)"
         )
-    elif _URL_CREDENTIALS.match(repo_url):
+    elif url_has_credentials(repo_url):
         problems.append(
             "REPO_URL carries credentials (value not shown): they would be sent to Cursor with "
             "every launch and kept in orchd's git cache; use this machine's git credential "
@@ -111,7 +111,10 @@ def env_for_start(env: Mapping[str, str]) -> RunEnv:
     return RunEnv(cursor=cursor, repo_url=repo_url, release_branch=branch)
 
 
-_URL_CREDENTIALS = re.compile(r"^https?://[^/@\s]+@", re.IGNORECASE)
+def url_has_credentials(url: str) -> bool:
+    """An http(s) URL with a user or token in it (`https://x:ghp_…@github.com/…`)."""
+    parts = urlsplit(url)
+    return parts.scheme.lower() in {"http", "https"} and bool(parts.username or parts.password)
 
 
 def status_path_for(plan: ReleasePlan, repo_root: Path) -> Path:

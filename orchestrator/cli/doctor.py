@@ -27,6 +27,7 @@ from orchestrator.adapters.cursor.settings import (
 )
 from orchestrator.adapters.git import MIN_GIT, GitError, git_version, run_git
 from orchestrator.core.backoff import BackoffPolicy
+from orchestrator.daemon import url_has_credentials
 from orchestrator.errors import ExitCode, InputError
 from orchestrator.fakecursor.runs import is_local_repo  # what the fake's agents can push to
 
@@ -66,7 +67,7 @@ def check_repo_url(value: str) -> str | None:
             "must be an https URL such as https://github.com/org/repo "
             "(or a local repo: /path/to/repo.git or file:///path/to/repo.git)"
         )
-    if parts.username or parts.password:
+    if url_has_credentials(value):
         return (
             "must not contain credentials (Cursor uses its GitHub app; orchd pushes with the "
             "host's git credentials, e.g. a credential helper)"
