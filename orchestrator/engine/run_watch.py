@@ -53,6 +53,15 @@ class RunSource(Protocol):
     ) -> AsyncIterator[StreamEvent]: ...
 
 
+_TICK_S = 1e-6  # a clock may land a hair before a deadline it slept to (fake time rounds)
+
+
+def _reached(deadline: float) -> bool:
+    """`deadline` has come. Without the tolerance a sleep that wakes a rounding error early
+    would be followed by a sleep too short to move the clock: a busy loop."""
+    return anyio.current_time() >= deadline - _TICK_S
+
+
 class WatchEnd(StrEnum):
     TERMINAL = "terminal"
     TIMEOUT = "timeout"
@@ -149,9 +158,7 @@ class RunWatcher:
             self._say_blind("the stream is switched off")
         was_blind = self.blind
         while True:
-            if self.use_stream and (
-                self._stream is not None or anyio.current_time() >= self._retry_at
-            ):
+            if self.use_stream and (self._stream is not None or _reached(self._retry_at)):
                 try:
                     if await self._next_stream_signal():
                         return
@@ -172,10 +179,9 @@ class RunWatcher:
         wake = min(self._next_poll_at, self._retry_at if self.use_stream else math.inf)
         if wake > now:
             await anyio.sleep(wake - now)
-        now = anyio.current_time()
-        if now < self._next_poll_at:
+        if not _reached(self._next_poll_at):
             return False
-        self._next_poll_at = now + self.poll_interval_s
+        self._next_poll_at = anyio.current_time() + self.poll_interval_s
         return bool(await self.refresh())
 
     async def _next_stream_signal(self) -> bool:
