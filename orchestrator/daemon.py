@@ -37,7 +37,7 @@ from orchestrator.adapters.decisions import decision_path
 from orchestrator.adapters.git import GitCache, GitError
 from orchestrator.adapters.notify import Notifier
 from orchestrator.adapters.prompt_template import load_prompt_template
-from orchestrator.adapters.release_loader import load_release, load_status_file
+from orchestrator.adapters.release_loader import MANIFEST, load_release, load_status_file
 from orchestrator.adapters.terminal_prompt import ask_terminal
 from orchestrator.core.backoff import BackoffPolicy
 from orchestrator.engine.asking import Notify
@@ -414,7 +414,7 @@ def prepare_start(
         strict=strict,
         strict_batches=overrides.strict_batches,
     )
-    template_path = prompt_template or _template_from_plan(plan, repo_root)
+    template_path = prompt_template or _template_from_plan(plan)
     settings = engine_settings(
         plan,
         overrides,
@@ -460,8 +460,21 @@ def _check_notify_url(url: str) -> None:
         )
 
 
-def _template_from_plan(plan: ReleasePlan, repo_root: Path) -> Path | None:
+def _template_from_plan(plan: ReleasePlan) -> Path | None:
+    """The manifest's `prompt_template`, else the repository's `config/worker_prompt.md`, else
+    None (the packaged default). Both are in the release's repository, never in the current
+    directory when `--release-dir` points elsewhere."""
+    repository = Path(plan.repository) if plan.repository is not None else None
     if not plan.limits.prompt_template:
-        return None
+        conventional = repository / "config" / "worker_prompt.md" if repository else None
+        return conventional if conventional is not None and conventional.is_file() else None
     path = Path(plan.limits.prompt_template)
-    return path if path.is_absolute() else repo_root / path
+    if path.is_absolute():
+        return path
+    if repository is None:
+        raise InputError(
+            f"{plan.release_dir}/{MANIFEST}: prompt_template {str(path)!r} is relative to "
+            "the repository, and the release folder is in none; give an absolute path or "
+            "--prompt-template"
+        )
+    return repository / path

@@ -341,12 +341,13 @@ def find_spec(repo_root: Path, fu_id: str) -> str | None:
 
 
 def _with_specs(
-    units: list[FeatureUnit], repo_root: Path, where: Source
+    units: list[FeatureUnit], repository: Path | None, where: Source
 ) -> tuple[list[FeatureUnit], list[Finding]]:
+    """Specs are looked up in the release's repository, never in the current directory."""
     result: list[FeatureUnit] = []
     missing: list[str] = []
     for unit in units:
-        spec = unit.spec_path or find_spec(repo_root, unit.id)
+        spec = unit.spec_path or (find_spec(repository, unit.id) if repository else None)
         if spec is None:
             missing.append(unit.id)
         result.append(unit.model_copy(update={"spec_path": spec}))
@@ -458,8 +459,9 @@ def load_release(
                 "pass the id the manifest declares, or fix release.id",
             )
         )
+    repository = release_repository(repo_root, release_dir)
     status_file, status_error = _check_status_file(
-        data, release_id, release_repository(repo_root, release_dir), release_dir, folder
+        data, release_id, repository, release_dir, folder
     )
     if status_error is not None:
         errors.append(status_error)
@@ -485,6 +487,7 @@ def load_release(
         name=data.name,
         status=data.status,
         release_dir=str(folder),
+        repository=str(repository) if repository is not None else None,
         limits=data.limits.model_copy(update={"status_file": status_file}),
         feature_units=tuple(units),
         batches=tuple(batches),
@@ -521,9 +524,9 @@ def load_release(
             )
     warnings += _test_findings(tests, batch_ids, str(it_path))
     kept = [u for u in units if u.id not in data.deferred]
-    kept, spec_warnings = _with_specs(kept, repo_root, where)
+    kept, spec_warnings = _with_specs(kept, repository, where)
     warnings += spec_warnings
-    kept, fu_notes = apply_fu_manifests(kept, repo_root)
+    kept, fu_notes = apply_fu_manifests(kept, repository) if repository else (kept, [])
 
     if strict:
         errors += [_to_error(w) for w in warnings]

@@ -135,9 +135,6 @@ def start(
         integration_branch=integration_branch,
         state_dir=state_dir,
     )
-    template = prompt_template
-    if template is None and (repo_root / "config" / "worker_prompt.md").is_file():
-        template = repo_root / "config" / "worker_prompt.md"
     try:
         prepared = prepare_start(
             release_id,
@@ -146,7 +143,7 @@ def start(
             strategy=strategy,
             strict=strict,
             overrides=overrides,
-            prompt_template=template,
+            prompt_template=prompt_template,
             env=os.environ,
             interactive=sys.stdin.isatty() and sys.stderr.isatty(),
         )

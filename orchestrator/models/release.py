@@ -188,6 +188,9 @@ class ReleasePlan(BaseModel):
     name: str = ""
     status: str = ""
     release_dir: str
+    repository: str | None = None
+    """The checkout the release lives in (specs, prompt template and status file are relative to
+    it): `--repo-root`, or the repository around `--release-dir`; None when there is none."""
     limits: Limits
     feature_units: tuple[FeatureUnit, ...]
     batches: tuple[Batch, ...]
