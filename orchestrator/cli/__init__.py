@@ -39,6 +39,9 @@ def _register_commands() -> None:
     from orchestrator.cli import start
 
     start.register(app)
+    from orchestrator.cli import status
+
+    status.register(app)
     from orchestrator.cli import demo
 
     demo.register(app)

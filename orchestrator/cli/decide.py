@@ -21,7 +21,7 @@ from orchestrator.adapters.decisions import (
     wait_consumed,
 )
 from orchestrator.adapters.release_loader import load_status_file
-from orchestrator.cli.start import ReleaseDir, RepoRoot, fail, locate_status_file
+from orchestrator.cli.options import ReleaseDir, RepoRoot, fail, locate_status_file
 from orchestrator.errors import ExitCode, OrchdError
 from orchestrator.models.batch_id import format_batch_id, parse_batch_id
 

@@ -25,7 +25,8 @@ import typer
 
 from orchestrator.adapters.git import MIN_GIT, GitError, git_version, run_git
 from orchestrator.adapters.logging import configure_logging
-from orchestrator.cli.start import fail, run_prepared
+from orchestrator.cli.options import fail
+from orchestrator.cli.start import run_prepared
 from orchestrator.daemon import prepare_start
 from orchestrator.engine.configure import Overrides
 from orchestrator.errors import InputError, OrchdError

@@ -1,8 +1,7 @@
-"""`orchd start` and `orchd status`: run a release in the foreground, show its status file."""
+"""`orchd start`: run a release in the foreground."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -11,15 +10,9 @@ from typing import Annotated, Any
 import anyio
 import typer
 
-from orchestrator.adapters.console import ProgressView, status_report
+from orchestrator.adapters.console import ProgressView
 from orchestrator.adapters.logging import configure_logging
-from orchestrator.adapters.release_loader import (
-    RELEASE_ID_RE,
-    load_release,
-    load_status_file,
-    resolve_release_dir,
-)
-from orchestrator.adapters.status_store import read_bytes_locked
+from orchestrator.cli.options import ReleaseDir, RepoRoot, fail
 from orchestrator.daemon import (
     EXIT_FOR_STATUS,
     Prepared,
@@ -28,28 +21,10 @@ from orchestrator.daemon import (
     read_existing,
     release_lock,
     run_release,
-    running_orchd,
-    status_path_for,
 )
 from orchestrator.engine.configure import Overrides
-from orchestrator.errors import ExitCode, InputError, OrchdError
+from orchestrator.errors import ExitCode, OrchdError
 from orchestrator.models.release import StrategyType
-
-STATUS_FILE_NAME = "agent_status.json"
-RepoRoot = Annotated[
-    Path, typer.Option("--repo-root", help="Root of the repository holding docs/releases/.")
-]
-ReleaseDir = Annotated[
-    Path | None,
-    typer.Option("--release-dir", help="Release directory (default docs/releases/in_progress/ID)."),
-]
-
-
-def fail(exc: OrchdError) -> typer.Exit:
-    """Print an expected error in one line per problem and pick its exit code."""
-    for line in str(exc).splitlines() or [""]:
-        typer.echo(f"orchd: {line}", err=True)
-    return typer.Exit(int(exc.exit_code))
 
 
 def start(
@@ -189,79 +164,5 @@ def run_prepared(prepared: Prepared, *, live: bool | None = None, **kwargs: Any)
     return EXIT_FOR_STATUS[outcome.status]
 
 
-def status(
-    release_id: Annotated[str, typer.Argument(help="Release id, e.g. v0.1.1.")],
-    repo_root: RepoRoot = Path("."),
-    release_dir: ReleaseDir = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the file as it is.")] = False,
-) -> None:
-    """Show a release's status: its release branch, each FU and batch (or the raw file, --json)."""
-    try:
-        path = locate_status_file(release_id, repo_root, release_dir)
-    except OrchdError as exc:
-        raise fail(exc) from None
-    if not path.exists():
-        found = _release_dir_copy(release_id, repo_root, release_dir)
-        if found is None or found == path:
-            typer.echo(
-                f"orchd: {path}: no status file yet (run `orchd start {release_id}`)", err=True
-            )
-            raise typer.Exit(int(ExitCode.BAD_INPUT))
-        typer.echo(
-            f"note: {path} (the manifest's status_file) does not exist; showing {found}", err=True
-        )
-        path = found
-    if as_json:
-        typer.echo(read_bytes_locked(path).decode(), nl=False)
-        return
-    try:
-        snapshot, notes = load_status_file(path)
-    except OrchdError as exc:
-        raise fail(exc) from None
-    view = ProgressView(live=False)
-    view.console.print(status_report(snapshot))
-    pid = running_orchd(path)
-    if pid is not None:
-        typer.echo(f"orchd (pid {pid}) is running this release")
-    elif snapshot.orchestrator.status in {"running", "pending"}:
-        typer.echo("no orchd is running this release (the file is from a run that stopped)")
-    for note in notes:
-        typer.echo(f"note: {note}", err=True)
-    if snapshot.errors:
-        typer.echo(f"{len(snapshot.errors)} error(s); last: {snapshot.errors[-1].message}")
-    awaiting = snapshot.orchestrator.awaiting
-    if awaiting:
-        typer.echo(f"awaiting: {json.dumps(awaiting)}")
-
-
-def locate_status_file(release_id: str, repo_root: Path, release_dir: Path | None) -> Path:
-    """The manifest's status_file when the manifest loads, else the release dir's file."""
-    try:
-        plan = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
-    except InputError:
-        found = _release_dir_copy(release_id, repo_root, release_dir)
-        if found is not None:
-            return found
-        return resolve_release_dir(release_id, repo_root, release_dir) / STATUS_FILE_NAME
-    return status_path_for(plan, repo_root)
-
-
-def _release_dir_copy(release_id: str, repo_root: Path, release_dir: Path | None) -> Path | None:
-    """An existing status file in the release dir, even one with no manifest beside it (a
-    worker's branch commits only the status file)."""
-    if release_dir is not None:
-        candidates = [release_dir]
-    elif RELEASE_ID_RE.fullmatch(release_id):  # never a path built from a bad id
-        releases = repo_root / "docs" / "releases"
-        candidates = [releases / "in_progress" / release_id, releases / release_id]
-    else:
-        return None
-    for candidate in candidates:
-        if (candidate / STATUS_FILE_NAME).is_file():
-            return candidate / STATUS_FILE_NAME
-    return None
-
-
 def register(app: typer.Typer) -> None:
     app.command()(start)
-    app.command()(status)

@@ -1,0 +1,56 @@
+"""Options and helpers every command shares: where the release is, how errors are printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.adapters.release_loader import RELEASE_ID_RE, load_release, resolve_release_dir
+from orchestrator.daemon import status_path_for
+from orchestrator.errors import InputError, OrchdError
+
+STATUS_FILE_NAME = "agent_status.json"
+RepoRoot = Annotated[
+    Path, typer.Option("--repo-root", help="Root of the repository holding docs/releases/.")
+]
+ReleaseDir = Annotated[
+    Path | None,
+    typer.Option("--release-dir", help="Release directory (default docs/releases/in_progress/ID)."),
+]
+
+
+def fail(exc: OrchdError) -> typer.Exit:
+    """Print an expected error in one line per problem and pick its exit code."""
+    for line in str(exc).splitlines() or [""]:
+        typer.echo(f"orchd: {line}", err=True)
+    return typer.Exit(int(exc.exit_code))
+
+
+def locate_status_file(release_id: str, repo_root: Path, release_dir: Path | None) -> Path:
+    """The manifest's status_file when the manifest loads, else the release dir's file."""
+    try:
+        plan = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
+    except InputError:
+        found = release_dir_copy(release_id, repo_root, release_dir)
+        if found is not None:
+            return found
+        return resolve_release_dir(release_id, repo_root, release_dir) / STATUS_FILE_NAME
+    return status_path_for(plan, repo_root)
+
+
+def release_dir_copy(release_id: str, repo_root: Path, release_dir: Path | None) -> Path | None:
+    """An existing status file in the release dir, even one with no manifest beside it (a
+    worker's branch commits only the status file)."""
+    if release_dir is not None:
+        candidates = [release_dir]
+    elif RELEASE_ID_RE.fullmatch(release_id):  # never a path built from a bad id
+        releases = repo_root / "docs" / "releases"
+        candidates = [releases / "in_progress" / release_id, releases / release_id]
+    else:
+        return None
+    for candidate in candidates:
+        if (candidate / STATUS_FILE_NAME).is_file():
+            return candidate / STATUS_FILE_NAME
+    return None
