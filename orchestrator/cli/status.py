@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.adapters.console import ProgressView, status_report
+from orchestrator.adapters.console import ProgressView
 from orchestrator.adapters.release_loader import load_status_file
+from orchestrator.adapters.report import status_report
 from orchestrator.adapters.status_store import read_bytes_locked
 from orchestrator.cli.options import (
     ReleaseDir,

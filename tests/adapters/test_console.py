@@ -9,7 +9,8 @@ from typing import Any
 
 from rich.console import Console
 
-from orchestrator.adapters.console import ProgressView, status_report, timing_line
+from orchestrator.adapters.console import ProgressView
+from orchestrator.adapters.report import status_report, timing_line
 from orchestrator.models.status import StatusFile
 
 HEAD = "4f1c2a9b7e3d5a6b7c8d9e0f1a2b3c4d5e6f7a8b"
