@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import anyio
 import structlog
 
 from orchestrator.adapters.cursor.errors import (
-    AgentArchived,
     AgentCapacity,
     CursorError,
-    NotFound,
 )
 from orchestrator.adapters.cursor.models import (
     CreateAgentRequest,
@@ -34,6 +32,7 @@ from orchestrator.core.attempts import Escalate, FailureKind, after_failure
 from orchestrator.core.progress import progress_of
 from orchestrator.core.prompt import conflict_prompt
 from orchestrator.core.scheduling import Candidate
+from orchestrator.engine.agent_care import AgentCare
 from orchestrator.engine.agent_request import create_request, retry_request
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.merge_queue import Conflict, Delivery, Merged, MergeQueue
@@ -74,8 +73,6 @@ class AttemptFailure:
     launch_retry_after_s: float | None = None  # a launch the API asked us to repeat later
 
 
-_ORPHAN_LOOKUP_S = 5.0  # after an abort: how long orchd looks for an agent a create made
-_CLOCK_SKEW_S = 5.0  # Cursor's clock against ours, when matching a run to its request
 _LAUNCH_REPEATS = 5  # busy-API launch failures that do not spend the FU's retries
 
 
@@ -132,8 +129,8 @@ class FuDriver:
         self._unconfirmed: str | None = None  # a create whose answer orchd has not seen
         self._emit_durable = emit_durable
         self._requested = requested  # a follow-up an earlier process asked for: find its run
-        self._archived: set[str] = set()  # agents orchd archived (a follow-up unarchives)
         self.log = log.bind(release_id=plan.release_id, fu_id=unit.id)
+        self.care = AgentCare(api, settings, slots, self.log)
 
     async def drive(self) -> FuStatus:
         """Deliver (unless a restart found it delivered), then merge; MERGED or NEEDS_HUMAN."""
@@ -145,7 +142,7 @@ class FuDriver:
             return await self._merge()
         except anyio.get_cancelled_exc_class():
             if self._unconfirmed is not None:  # aborted with a create's fate unknown
-                await self._stop_orphan(self._unconfirmed)
+                await self.care.stop_orphan(self._unconfirmed)
             raise
 
     def _escalate(self, message: str) -> FuStatus:
@@ -218,35 +215,16 @@ class FuDriver:
                 failure = await self._attempt_once(follow_up=(agent_id, text))
             if failure is None or failure.kind is not FailureKind.CAPACITY:
                 return failure
-            await self._wait_for_capacity(failure)
+            await self._wait_for_capacity(failure.message, failure.launch_retry_after_s)
 
-    async def _wait_for_capacity(self, failure: AttemptFailure) -> None:
-        """Back-pressure from the account's agent cap: fewer at once, wait for a free slot."""
-        limit = self.slots.capacity_refused()
-        self.log.warning("agent.capacity_wait", limit=limit, error=failure.message)
-        self.emit(
-            FuWaitingForCapacity(at=self.settings.now(), fu_id=self.unit.id, reason=failure.message)
-        )
-        wait_s = max(failure.launch_retry_after_s or 0.0, self.settings.retry.backoff_initial_s)
-        await self.slots.wait_for_capacity(wait_s)
+    async def _wait_for_capacity(self, reason: str, retry_after_s: float | None) -> None:
+        self.emit(FuWaitingForCapacity(at=self.settings.now(), fu_id=self.unit.id, reason=reason))
+        await self.care.wait_for_capacity(reason, retry_after_s)
 
     async def _release_agent(self) -> None:
         """An agent orchd will not follow up holds an account slot until archived."""
-        agent_id = self._last_agent_id
-        if agent_id is None or agent_id in self._archived:
-            return
-        await self._archive(agent_id)
-
-    async def _archive(self, agent_id: str) -> None:
-        if not self.settings.archive_finished_agents:
-            return
-        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
-            try:
-                await self.api.archive_agent(agent_id)
-                self._archived.add(agent_id)
-                self.slots.capacity_freed()
-            except CursorError as exc:
-                self.log.info("agent.archive_failed", agent_id=agent_id, error=exc.message)
+        if self._last_agent_id is not None:
+            await self.care.archive(self._last_agent_id)
 
     async def _deliver(self) -> FuStatus:
         """Attempts until a branch is delivered or the FU escalates."""
@@ -264,7 +242,7 @@ class FuDriver:
             if failure is None:
                 return FuStatus.DELIVERED
             if failure.kind is FailureKind.CAPACITY:
-                await self._wait_for_capacity(failure)
+                await self._wait_for_capacity(failure.message, failure.launch_retry_after_s)
                 continue  # the same attempt: waiting for a slot spends no retry
             if failure.launch_retry_after_s is not None and repeats < _LAUNCH_REPEATS:
                 # A busy or flaky API (429 beyond the client's patience, 5xx) is no failed
@@ -373,11 +351,11 @@ class FuDriver:
             await anyio.lowlevel.checkpoint()  # a cancel that arrived during the create lands here
             return await self._follow(run, log_)
         except anyio.get_cancelled_exc_class():
-            await self._cancel_active(log_)
+            await self.care.cancel_run(self._active, log_)
             raise
         except CursorError as exc:
             log_.warning("run.follow_failed", error=exc.message, code=exc.code)
-            await self._cancel_active(log_)
+            await self.care.cancel_run(self._active, log_)
             return AttemptFailure(FailureKind.API_TRANSIENT, f"lost the run: {exc.message}")
         finally:
             self._active = None
@@ -409,12 +387,12 @@ class FuDriver:
                 final = latest
             else:
                 log_.warning("run.timeout", max_duration_s=max_s)
-                await self._cancel_active(log_)
+                await self.care.cancel_run(self._active, log_)
                 return AttemptFailure(FailureKind.TIMEOUT, f"timed out after {max_s / 60:g} min")
         elif result.end is WatchEnd.STALE:
             log_.warning("run.stale", stale_after_s=self.settings.stale_after_s)
             self.emit(FuStale(at=self.settings.now(), fu_id=self.unit.id))
-            await self._cancel_active(log_)
+            await self.care.cancel_run(self._active, log_)
             return AttemptFailure(
                 FailureKind.STALE,
                 f"stale: no progress for {self.settings.stale_after_s / 60:g} min",
@@ -436,7 +414,7 @@ class FuDriver:
                 return AttemptFailure(FailureKind.NO_BRANCH, f"no branch pushed ({what})")
             self.branch = branch
             self.delivered = Delivery(self.unit.id, final.agent_id, branch)
-            await self._archive(final.agent_id)  # its slot is free until a follow-up needs it
+            await self.care.archive(final.agent_id)  # its slot is free until a follow-up needs it
             self.emit(
                 FuDelivered(
                     at=self.settings.now(),
@@ -481,27 +459,17 @@ class FuDriver:
         """Something the person reading the status should know about the run (kept there)."""
         self.emit(FuProgress(at=self.settings.now(), fu_id=self.unit.id, note=text, remark=text))
 
-    async def _cancel_active(self, log_: structlog.stdlib.BoundLogger) -> None:
-        """Cancel the active run, shielded and bounded, so abort never leaves it running."""
-        run = self._active
-        if run is None:
-            return
-        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.cancel_grace_s):
-            try:
-                cancelled = await self.api.cancel_run(run.agent_id, run.id)
-                log_.info("run.cancelled", run_id=run.id, was_active=cancelled)
-            except CursorError as exc:
-                log_.warning("run.cancel_failed", run_id=run.id, error=exc.message)
-
     async def cancel_for_abort(self) -> None:
-        await self._cancel_active(self.log)
+        await self.care.cancel_run(self._active, self.log)
 
     async def _launch(
         self, agent_id: str, follow_up: tuple[str, CreateRunRequest] | None
     ) -> Run | None:
         """Create the agent (or the follow-up run), or adopt the run a restart recorded."""
         if self._requested is not None:
-            found = await self._run_asked_for_before()
+            agent_id_asked, asked_at = self._requested
+            self._requested = None
+            found = await self.care.run_requested_since(agent_id_asked, asked_at)
             if found is not None:
                 self._resume = None  # newer than any run the file recorded
                 return found
@@ -522,14 +490,7 @@ class FuDriver:
                 await self._emit_durable(
                     FuRunRequested(at=self.settings.now(), fu_id=self.unit.id, agent_id=agent_id)
                 )
-            if agent_id in self._archived:  # archived at delivery: take its slot back
-                await self.api.unarchive_agent(agent_id)
-                self._archived.discard(agent_id)
-            try:
-                return await self.api.create_run(*follow_up)
-            except AgentArchived:  # archived by an earlier orchd process
-                await self.api.unarchive_agent(agent_id)
-                return await self.api.create_run(*follow_up)
+            return await self.care.follow_up_run(*follow_up)
         agent, run = await self.api.create_agent(self._request(agent_id))
         started = agent.repos[0].starting_ref if agent.repos else None
         if started and started != self.base_sha:
@@ -547,46 +508,6 @@ class FuDriver:
                     retry_budget_from=self.budget_from,
                 )
             )
-        return run
-
-    async def _stop_orphan(self, agent_id: str) -> None:
-        """An abort cut a create short, and Cursor may have made the agent anyway: look its id
-        up and stop its run, so no agent works on with nobody following it."""
-        with anyio.CancelScope(shield=True), anyio.move_on_after(_ORPHAN_LOOKUP_S):
-            try:
-                agent = await self.api.get_agent(agent_id)
-            except NotFound:
-                return
-            except CursorError as exc:
-                self.log.info("agent.orphan_lookup_failed", agent_id=agent_id, error=exc.message)
-                return
-            if agent.latest_run_id:
-                try:
-                    await self.api.cancel_run(agent_id, agent.latest_run_id)
-                    self.log.info("agent.orphan_stopped", agent_id=agent_id)
-                except CursorError as exc:
-                    self.log.info(
-                        "agent.orphan_cancel_failed", agent_id=agent_id, error=exc.message
-                    )
-            await self._archive(agent_id)  # and give its account slot back
-
-    async def _run_asked_for_before(self) -> Run | None:
-        """The follow-up run an earlier process asked for but never recorded (killed between
-        the POST and the status write): the agent's newest run created since the intent."""
-        assert self._requested is not None
-        agent_id, asked_at = self._requested
-        self._requested = None
-        try:
-            runs = await self.api.list_runs(agent_id, limit=5)
-        except CursorError as exc:
-            self.log.info("run.requested_lookup_failed", agent_id=agent_id, error=exc.message)
-            return None
-        since = asked_at - timedelta(seconds=_CLOCK_SKEW_S)
-        fresh = [r for r in runs.items if r.created_at >= since]
-        if not fresh:
-            return None
-        run = max(fresh, key=lambda r: r.created_at)
-        self.log.info("run.adopted_requested", agent_id=agent_id, run_id=run.id)
         return run
 
     def _agent_id(self) -> str:
