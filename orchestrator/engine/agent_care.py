@@ -82,7 +82,9 @@ class AgentCare:
 
     async def stop_orphan(self, agent_id: str) -> None:
         """An abort cut a create short, and Cursor may have made the agent anyway: look its id
-        up and stop its run, so no agent works on with nobody following it."""
+        up and stop its run, so no agent works on with nobody following it; then archive it
+        (bounded on its own: a slow lookup must not cost the agent's account slot)."""
+        found = False
         with anyio.CancelScope(shield=True), anyio.move_on_after(ORPHAN_LOOKUP_S):
             try:
                 agent = await self.api.get_agent(agent_id)
@@ -91,6 +93,7 @@ class AgentCare:
             except CursorError as exc:
                 self.log.info("agent.orphan_lookup_failed", agent_id=agent_id, error=exc.message)
                 return
+            found = True
             if agent.latest_run_id:
                 try:
                     await self.api.cancel_run(agent_id, agent.latest_run_id)
@@ -99,7 +102,8 @@ class AgentCare:
                     self.log.info(
                         "agent.orphan_cancel_failed", agent_id=agent_id, error=exc.message
                     )
-            await self.archive(agent_id)  # and give its account slot back
+        if found:
+            await self.archive(agent_id)
 
     async def run_requested_since(self, agent_id: str, asked_at: datetime) -> Run | None:
         """The follow-up run an earlier process asked for but never recorded (killed between

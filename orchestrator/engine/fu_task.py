@@ -352,6 +352,9 @@ class FuDriver:
             return await self._follow(run, log_)
         except anyio.get_cancelled_exc_class():
             await self.care.cancel_run(self._active, log_)
+            await self.care.archive(
+                agent_id
+            )  # aborted: its account slot back (a restart unarchives)
             raise
         except CursorError as exc:
             log_.warning("run.follow_failed", error=exc.message, code=exc.code)

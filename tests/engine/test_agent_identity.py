@@ -177,3 +177,15 @@ async def test_an_agent_made_by_a_create_cut_short_by_an_abort_is_stopped(tmp_pa
     assert ran.outcome.status is ReleaseStatus.ABORTED
     assert ran.stats["cancels_per_fu"] == {"FU-1": 1}  # the orphan's run was stopped
     assert ran.stats["agents_total"] == 1
+    assert ran.stats["active_agents_now"] == 0  # and its account slot given back
+
+
+async def test_an_abort_gives_the_running_agents_account_slots_back(tmp_path: Path) -> None:
+    """An aborted agent holds one of the account's active-agent slots until archived (issue 9
+    §4): the abort cancels its run and archives it, so the next release is not refused."""
+    p = plan([fu("FU-1"), fu("FU-2")], [("0", ["FU-1", "FU-2"])])
+    ran = await run_on_fake(p, SCENARIO, tmp_path, abort_at_s=60)
+    assert ran.outcome.status is ReleaseStatus.ABORTED
+    assert ran.stats["cancels_per_fu"] == {"FU-1": 1, "FU-2": 1}
+    assert ran.stats["agents_total"] == 2
+    assert ran.stats["active_agents_now"] == 0
