@@ -15,6 +15,7 @@ from pathlib import Path
 
 from orchestrator.adapters.fu_manifests import apply_fu_manifests
 from orchestrator.adapters.manifest_yaml import ManifestData, parse_manifest
+from orchestrator.core.estimates import display_unit, estimate_from_entry, estimates_from_markdown
 from orchestrator.core.integration_md import parse_integration_md
 from orchestrator.core.plan_checks import Finding, check_plan, derive_batches
 from orchestrator.core.schedule_md import MdSchedule, describe_difference, parse_schedule_md
@@ -340,6 +341,29 @@ def find_spec(repo_root: Path, fu_id: str) -> str | None:
     return None
 
 
+def _with_estimates(
+    units: list[FeatureUnit], md_text: str | None, md_file: str
+) -> tuple[list[FeatureUnit], str]:
+    """Each FU's expected hours: its own entry's `estimate`, else the schedule's tables and
+    lists; and the unit the schedule writes them in."""
+    from_md = estimates_from_markdown(md_text, file=md_file) if md_text else {}
+    result: list[FeatureUnit] = []
+    units_seen: list[str] = []
+    for unit in units:
+        found = estimate_from_entry(unit.id, unit.extra) or from_md.get(unit.id)
+        if found is None:
+            result.append(unit)
+            continue
+        estimate, written_in = found
+        units_seen.append(written_in)
+        result.append(
+            unit.model_copy(
+                update={"estimate_hours": estimate.hours, "estimate_source": estimate.where}
+            )
+        )
+    return result, display_unit(units_seen)
+
+
 def _with_specs(
     units: list[FeatureUnit], repository: Path | None, where: Source
 ) -> tuple[list[FeatureUnit], list[Finding]]:
@@ -467,12 +491,14 @@ def load_release(
         errors.append(status_error)
 
     md_path, it_path = folder / SCHEDULE_MD, folder / INTEGRATION_MD
-    md = parse_schedule_md(_read_text(md_path)) if md_path.is_file() else None
+    md_text = _read_text(md_path) if md_path.is_file() else None
+    md = parse_schedule_md(md_text) if md_text is not None else None
     titles = md.fu_titles if md else {}
     units = [
         u if u.name or u.id not in titles else u.model_copy(update={"name": titles[u.id]})
         for u in data.feature_units
     ]
+    units, estimate_unit = _with_estimates(units, md_text, str(md_path))
     batches, schedule_source, schedule_warnings = _schedule(data, md, str(md_path), units)
     warnings += [
         w if w.source else Finding(w.severity, w.code, w.field, w.problem, w.fix, where)
@@ -495,6 +521,7 @@ def load_release(
         integration_tests=tests,
         checkpoints=tuple(data.checkpoints),
         schedule_source=schedule_source,
+        estimate_unit=estimate_unit,
     )
     findings = check_plan(
         raw,

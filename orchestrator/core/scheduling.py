@@ -8,7 +8,7 @@ every earlier batch is complete.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.models.release import ReleasePlan, RiskLevel
@@ -23,14 +23,66 @@ class Candidate:
     batch_order: int
     position: int
     high_risk: bool
+    tail_h: float = 0.0
+    """Expected hours from this FU's start to the end of the longest chain of FUs waiting on it
+    (its own estimate included): serving the longest tail first shortens the release."""
 
     @property
-    def sort_key(self) -> tuple[int, int, int]:
-        return (self.priority_rank, self.batch_order, self.position)
+    def sort_key(self) -> tuple[int, float, int, int]:
+        """P0 first, then the longest remaining critical path, then schedule order."""
+        return (self.priority_rank, -self.tail_h, self.batch_order, self.position)
 
 
-def candidates(plan: ReleasePlan) -> dict[str, Candidate]:
-    """One candidate per scheduled FU, ordered P0 first, then schedule order."""
+def tails_h(plan: ReleasePlan, durations_h: Mapping[str, float]) -> dict[str, float]:
+    """Per FU: its hours plus the longest tail among what waits on it, as the engine waits: a
+    same-batch dependant waits for the FU itself (merged), a later batch's dependant for the
+    FU's whole batch to land, so every FU of that batch carries the dependant's tail.
+
+    Linear: one pass in reverse topological order over FUs and one node per batch ("landed");
+    FUs on a cycle (refused by validation) get their own hours."""
+    batch_of: dict[str, int] = {}
+    members: dict[int, list[str]] = {}
+    for index, batch in enumerate(plan.batches):
+        for fu_id in batch.feature_units:
+            if fu_id not in batch_of:
+                batch_of[fu_id] = index
+                members.setdefault(index, []).append(fu_id)
+    # nodes: ("f", fu_id) and ("b", batch index); edges point from what is waited on
+    nodes: list[tuple[str, object]] = [("f", f) for f in batch_of] + [("b", i) for i in members]
+    after: dict[tuple[str, object], set[tuple[str, object]]] = {n: set() for n in nodes}
+    for fu_id, index in batch_of.items():
+        after[("f", fu_id)].add(("b", index))
+        for dep in prerequisites(plan, fu_id):
+            if dep not in batch_of:
+                continue
+            source = ("f", dep) if batch_of[dep] == index else ("b", batch_of[dep])
+            after[source].add(("f", fu_id))
+    pending = {n: len(after[n]) for n in nodes}
+    before: dict[tuple[str, object], list[tuple[str, object]]] = {n: [] for n in nodes}
+    for node, later in after.items():
+        for nxt in later:
+            before[nxt].append(node)
+    order = [n for n in nodes if pending[n] == 0]
+    tail: dict[tuple[str, object], float] = {}
+    index_ = 0
+    while index_ < len(order):
+        node = order[index_]
+        index_ += 1
+        own = durations_h.get(str(node[1]), 0.0) if node[0] == "f" else 0.0
+        tail[node] = own + max((tail[n] for n in after[node] if n in tail), default=0.0)
+        for prior in before[node]:
+            pending[prior] -= 1
+            if pending[prior] == 0:
+                order.append(prior)
+    return {f: tail.get(("f", f), durations_h.get(f, 0.0)) for f in batch_of}
+
+
+def candidates(
+    plan: ReleasePlan, durations_h: Mapping[str, float] | None = None
+) -> dict[str, Candidate]:
+    """One candidate per scheduled FU, ranked P0 first, then longest remaining critical path
+    (from `durations_h`; without them, schedule order alone), then schedule order."""
+    tails = tails_h(plan, durations_h) if durations_h else {}
     result: dict[str, Candidate] = {}
     position = 0
     for batch_order, batch in enumerate(plan.batches):
@@ -44,6 +96,7 @@ def candidates(plan: ReleasePlan) -> dict[str, Candidate]:
                 batch_order=batch_order,
                 position=position,
                 high_risk=unit.risk_level is RiskLevel.HIGH,
+                tail_h=tails.get(fu_id, 0.0),
             )
             position += 1
     return result

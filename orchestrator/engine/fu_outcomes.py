@@ -8,6 +8,7 @@ from datetime import datetime
 
 import anyio
 
+from orchestrator.core.estimates import plan_durations_h
 from orchestrator.core.scheduling import candidates
 from orchestrator.engine.merge_queue import Delivery
 from orchestrator.models.events import FuFinished, FuPlanEntry, ReleaseStarted
@@ -71,7 +72,7 @@ class FuOutcomes:
     def __init__(self, plan: ReleasePlan, existing: StatusFile | None) -> None:
         self.plan = plan
         self.existing = existing
-        self.scheduled = candidates(plan)
+        self.scheduled = candidates(plan, plan_durations_h(plan))
         self.states = {unit.id: FuState() for unit in plan.feature_units}
 
     def __getitem__(self, fu_id: str) -> FuState:

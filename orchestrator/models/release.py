@@ -64,6 +64,9 @@ class FeatureUnit(BaseModel):
     max_duration_minutes: float | None = None
     model: str | None = None
     spec_path: str | None = None
+    estimate_hours: float | None = None
+    """Expected agent hours, from the schedule or the FU's entry (`orchestrator.core.estimates`)."""
+    estimate_source: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
     source: Source | None = None
 
@@ -199,6 +202,8 @@ class ReleasePlan(BaseModel):
     checkpoints: tuple[Checkpoint, ...] = ()
     warnings: tuple[Warning_, ...] = ()
     schedule_source: str = "manifest"
+    estimate_unit: str = "h"
+    """How the schedule writes its estimates: "d" (8-hour days) or "h"; for display only."""
     notes: tuple[str, ...] = ()
     """Information, not problems (e.g. where the release dir was found); never errors."""
 
