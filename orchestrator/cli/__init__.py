@@ -48,6 +48,9 @@ def _register_commands() -> None:
     from orchestrator.cli import validate
 
     validate.register(app)
+    from orchestrator.cli import plan
+
+    plan.register(app)
     from orchestrator.cli import decide
 
     decide.register(app)
