@@ -1,9 +1,13 @@
 """Run slots: at most `max_parallel` FUs running across the release, `max_high_risk` high-risk.
 
 Waiters are granted in priority order by the pure `choose_grants`; a slot is held for one
-attempt and released during retry backoff so other work proceeds. When the Cursor account
-refuses another active agent, the pool lowers its limit to what is running (the account's real
-capacity) and the refused FU waits for a slot to free.
+attempt and released during retry backoff so other work proceeds. FUs woken by one event (a
+batch landing wakes all its dependants) reach the pool one after another within a few
+milliseconds: an arrival waits `settle_s` before free slots are handed out, so the decision is
+made over all of them (P0 first, longest remaining critical path next), not first come.
+
+When the Cursor account refuses another active agent, the pool lowers its limit to what is
+running (the account's real capacity) and the refused FU waits for a slot to free.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from orchestrator.core.scheduling import Candidate, choose_grants
 
 
 class SlotPool:
-    def __init__(self, *, max_parallel: int, max_high_risk: int) -> None:
+    def __init__(self, *, max_parallel: int, max_high_risk: int, settle_s: float = 0.05) -> None:
         self.max_parallel = max_parallel
+        self.settle_s = settle_s
         self.max_high_risk = max_high_risk
         self._waiting: dict[str, tuple[Candidate, anyio.Event]] = {}
         self._running: dict[str, Candidate] = {}
@@ -34,8 +39,10 @@ class SlotPool:
     async def slot(self, cand: Candidate) -> AsyncIterator[None]:
         granted = anyio.Event()
         self._waiting[cand.fu_id] = (cand, granted)
-        self._dispatch()
         try:
+            if self.settle_s > 0 and len(self._running) < self.max_parallel:
+                await anyio.sleep(self.settle_s)  # let the others woken with it arrive
+            self._dispatch()
             await granted.wait()
         except BaseException:
             self._waiting.pop(cand.fu_id, None)

@@ -105,10 +105,11 @@ class Supervisor:
         self._cands = self._fus.scheduled
         self._index = {batch.batch_id: i for i, batch in enumerate(plan.batches)}
         self._batch_done = {b.batch_id: anyio.Event() for b in plan.batches}
-        checkpointed = {c.after_batch for c in plan.checkpoints}
-        self._holds = {
-            i: anyio.Event() for i, b in enumerate(plan.batches) if b.batch_id in checkpointed
-        }
+        self._checkpointed = {c.after_batch for c in plan.checkpoints}
+        # A checkpoint someone must answer holds the later batches' FUs until answered; one
+        # answered by policy (`continue`) holds nothing: it is recorded when its batch lands.
+        held = self._checkpointed if self.decider.awaits("checkpoint") else set()
+        self._holds = {i: anyio.Event() for i, b in enumerate(plan.batches) if b.batch_id in held}
         self._batch_ok: dict[Decimal, bool] = {}
         self._batch_started: set[Decimal] = set()
         self._aborted = False
@@ -218,7 +219,7 @@ class Supervisor:
                 await self._batch_done[self.plan.batches[index - 1].batch_id].wait()
             ok = await self._drive_batch(batch)
             self._batch_ok[batch.batch_id] = ok
-            if ok and index in self._holds:
+            if ok and batch.batch_id in self._checkpointed:
                 await self._checkpoint(batch)
         finally:
             if index in self._holds:

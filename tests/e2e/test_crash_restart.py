@@ -90,6 +90,7 @@ class Point:
     hook: Hook | None = None
     fu: str | None = None
     mid_run: tuple[str, ...] = ()
+    slow: tuple[tuple[str, float], ...] = ()  # (FU, simulated seconds) for this point only
 
     @property
     def id(self) -> str:
@@ -98,8 +99,9 @@ class Point:
 
 
 POINTS = [
-    # FU-101's merge reached the candidate ref, orchd never heard; FU-102 still running
-    Point("merge", 1, "post-receive", "FU-101", mid_run=("FU-102",)),
+    # FU-101's merge reached the candidate ref, orchd never heard; FU-102 still running (made
+    # slower here: on a loaded machine FU-101's merge can take longer than FU-102's 0.7 s)
+    Point("merge", 1, "post-receive", "FU-101", mid_run=("FU-102",), slow=(("FU-102", 10_000),)),
     # FU-202 started from the candidate holding FU-201 and delivered; its merge not published
     Point("merge", 1, "pre-receive", "FU-202"),
     # batch 3's candidate half rebuilt on the moved release branch
@@ -276,6 +278,9 @@ def arm(world: World, point: Point) -> tuple[str, Trap]:
 def test_kill_9_then_restart_completes_with_each_fu_merged_once_and_no_duplicate_agent(
     world: World, point: Point
 ) -> None:
+    if point.slow:
+        fus = {**SCENARIO["fus"], **{fu: {"duration_s": s} for fu, s in point.slow}}
+        fake_reset(world.fake.root, {**SCENARIO, "fus": fus})
     gate_command, trap = arm(world, point)
     run_until_killed(world, gate_command, "first", trap)
     before = Snapshot.take(world, "first")

@@ -44,7 +44,7 @@ async def test_fail_mode_blocks_a_same_batch_dependant_instead_of_hanging(tmp_pa
     # (no fail_after: looptime would jump to its deadline while the writer's thread works)
     ran = await run_on_fake(p, scenario, tmp_path, decider=PolicyDecider(on_batch_failure="fail"))
     assert ran.outcome.status is ReleaseStatus.FAILED
-    assert ran.elapsed_s == 0
+    assert ran.elapsed_s < 1  # no wait but the slot pool's settle (50 ms) before a grant
     assert ran.fu("FU-2")["status"] == "blocked"
 
 
