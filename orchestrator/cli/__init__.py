@@ -54,6 +54,9 @@ def _register_commands() -> None:
     from orchestrator.cli import decide
 
     decide.register(app)
+    from orchestrator.cli import watch
+
+    watch.register(app)
 
 
 _register_commands()
