@@ -378,3 +378,33 @@ def test_statuses_orchd_wrote_are_not_called_a_workers(tmp_path: Path) -> None:
         "note: batches[1].feature_units[2][FU-204]: status 'delivered' was written by a worker "
         "or by hand, not by orchd"
     ]
+
+
+def test_the_eta_uses_the_plans_estimates_and_parallelism(tmp_path: Path) -> None:
+    """neotoma v0.1.0's schedule estimates FU-000 at 0.5 days and FU-002 at 0.25; they took
+    40m and 20m of agent time: 10m per estimated hour for the 26 FUs left, 3 at a time."""
+    with resources.as_file(resources.files("orchestrator").joinpath("data/demo")) as src:
+        shutil.copytree(src, tmp_path / "repo")
+    done = {"status": "delivered", "attempts": 1}
+    data = {
+        "release_id": "v0.1.0",
+        "orchestrator": {"agent_id": "o", "status": "running", "current_batch": 0},
+        "batches": [
+            {
+                "batch_id": 0,
+                "feature_units": [
+                    {"fu_id": "FU-000", **done, "run_time_s": 2400},
+                    {"fu_id": "FU-002", **done, "run_time_s": 1200},
+                ],
+            },
+            *({"batch_id": i + 1, "feature_units": [{"fu_id": f"FU-9{i:02d}"}]} for i in range(26)),
+        ],
+    }
+    folder = tmp_path / "repo/docs/releases/in_progress/v0.1.0"
+    (folder / "agent_status.json").write_text(json.dumps(data))
+    result = _status("v0.1.0", "--repo-root", str(tmp_path / "repo"))
+    flat = " ".join(result.stdout.split())
+    assert "of estimates left (26 FUs) × 10m00s per estimated hour (the pace of 2 finished)" in (
+        flat
+    )
+    assert "÷ 3 at once" in flat

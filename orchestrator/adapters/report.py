@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,12 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.clock import utcnow
+from orchestrator.core.eta import Eta, eta
 from orchestrator.core.release_timing import (
     ACTIVE,
     FINAL_RELEASE,
-    Eta,
     calendar_s,
-    eta,
     fu_time_s,
     release_end,
     release_start,
@@ -314,9 +314,18 @@ def progress_line(snapshot: StatusFile, now: datetime, eta_: Eta | None) -> str:
 
 def eta_line(eta_: Eta) -> str:
     """How the ETA is computed, in the report itself: it is a forecast, not a promise."""
+    at_once = f"÷ {eta_.parallel} at once"
+    if eta_.estimate_h is None:
+        return (
+            f"ETA = {_plural(eta_.left, 'FU')} left × {duration_text(eta_.mean_s)} (mean agent "
+            f"time of {eta_.finished} finished) {at_once}"
+        )
+    left = f"ETA = {round(eta_.estimate_h, 1):g}h of estimates left ({_plural(eta_.left, 'FU')})"
+    if eta_.pace is None:
+        return f"{left} at face value (no FU finished yet) {at_once}"
     return (
-        f"ETA = {_plural(eta_.left, 'FU')} left × {duration_text(eta_.mean_s)} (mean agent "
-        f"time of {eta_.finished} finished) ÷ {eta_.parallel} at once"
+        f"{left} × {duration_text(eta_.pace)} per estimated hour (the pace of "
+        f"{eta_.finished} finished) {at_once}"
     )
 
 
@@ -356,14 +365,15 @@ def status_report(
     title: str | None = None,
     now: datetime | None = None,
     parallel: int | None = None,
+    estimates_h: Mapping[str, float] | None = None,
     options: str = "",
 ) -> Group:
     """Title, progress, release branch, the open question, FU table, batch table, long values.
 
-    `parallel` (the plan's limit) makes the ETA better; `options` is appended to the command
-    that answers the open question (`--repo-root …` when the reader needed it too)."""
+    The plan's limit (`parallel`) and estimates make the ETA better; `options` is appended to
+    the command that answers the open question (`--repo-root …` when the reader needed it)."""
     now = now or utcnow()
-    forecast = eta(snapshot, now, parallel)
+    forecast = eta(snapshot, now, parallel, estimates_h)
     parts: list[RenderableType] = [
         Text(title or report_title(snapshot)),
         Text(progress_line(snapshot, now, forecast)),

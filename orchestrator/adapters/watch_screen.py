@@ -15,7 +15,7 @@ import shutil
 import termios
 import time
 import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -58,6 +58,7 @@ class WatchSource:
     load: Callable[[Path], StatusFile]
     orchd_pid: Callable[[], int | None]
     parallel: int | None = None
+    estimates_h: Mapping[str, float] = field(default_factory=dict)
     options: str = ""
     release_id: str = ""
 
@@ -104,6 +105,7 @@ class Watch:
             self.snapshot,
             utcnow(),
             parallel=self.source.parallel,
+            estimates_h=self.source.estimates_h,
             options=self.source.options,
             waiting_for=(
                 f"waiting for {self.source.path} to appear "

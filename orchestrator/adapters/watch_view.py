@@ -6,6 +6,7 @@ an FU's number (or id) and Enter opens its detail; `e` the errors; Esc goes back
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -99,6 +100,7 @@ def body(
     now: datetime,
     *,
     parallel: int | None,
+    estimates_h: Mapping[str, float],
     options: str,
     waiting_for: str,
 ) -> RenderableType:
@@ -109,4 +111,7 @@ def body(
         return fu_detail(snapshot, state.fu_id, now)
     if state.screen is Screen.ERRORS:
         return error_log(snapshot)
-    return Group(status_report(snapshot, now=now, parallel=parallel, options=options))
+    report = status_report(
+        snapshot, now=now, parallel=parallel, estimates_h=estimates_h, options=options
+    )
+    return Group(report)

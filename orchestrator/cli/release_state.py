@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 
@@ -67,13 +68,22 @@ def orchd_alive(status_path: Path) -> int | None:
     return pid
 
 
-def plan_parallel(release_id: str, repo_root: Path, release_dir: Path | None) -> int | None:
-    """How many FUs the plan runs at once, for the ETA; None when the plan does not load."""
+@dataclass(frozen=True)
+class PlanFacts:
+    """What the plan tells the ETA: how many FUs run at once, the schedule's estimates."""
+
+    parallel: int | None = None
+    estimates_h: dict[str, float] = field(default_factory=dict)
+
+
+def plan_facts(release_id: str, repo_root: Path, release_dir: Path | None) -> PlanFacts:
+    """Empty when the plan does not load (a worker's branch holds only the status file)."""
     try:
         plan = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
     except InputError:
-        return None
-    return plan.limits.effective_parallel
+        return PlanFacts()
+    estimates = {u.id: u.estimate_hours for u in plan.feature_units if u.estimate_hours}
+    return PlanFacts(plan.limits.effective_parallel, estimates)
 
 
 def where_options(repo_root: Path, release_dir: Path | None) -> str:

@@ -3,6 +3,7 @@ an exit code that says the release's state (cli/release_state)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,7 @@ from orchestrator.cli.options import (
 )
 from orchestrator.cli.release_state import (
     ReleaseState,
-    plan_parallel,
+    plan_facts,
     release_state,
     where_options,
 )
@@ -95,11 +96,13 @@ def status(
     if fu is not None:
         Console(highlight=False).print(fu_detail(snapshot, _fu_id(snapshot, fu), utcnow()))
         raise typer.Exit(int(state))
+    plan = plan_facts(release_id, repo_root, release_dir)
     print_report(
         snapshot,
         pid=pid,
         state=state,
-        parallel=plan_parallel(release_id, repo_root, release_dir),
+        parallel=plan.parallel,
+        estimates_h=plan.estimates_h,
         options=where_options(repo_root, release_dir),
     )
     for note in notes:
@@ -113,15 +116,17 @@ def print_report(
     pid: int | None,
     state: ReleaseState,
     parallel: int | None = None,
+    estimates_h: Mapping[str, float] | None = None,
     options: str = "",
 ) -> None:
     """The report, the timing of a finished release, who runs it, and the failures (each
     once: an FU's escalation and its batch's failure are one)."""
     console = Console(highlight=False)
     # not cropped: the command that answers the open question stays whole, however long
-    console.print(
-        status_report(snapshot, now=utcnow(), parallel=parallel, options=options), crop=False
+    report = status_report(
+        snapshot, now=utcnow(), parallel=parallel, estimates_h=estimates_h, options=options
     )
+    console.print(report, crop=False)
     lines = [timing_line(snapshot)]
     if pid is not None:
         lines.append(f"orchd (pid {pid}) is running this release")

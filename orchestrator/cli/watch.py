@@ -18,7 +18,7 @@ from orchestrator.cli.options import ReleaseDir, RepoRoot, fail, locate_status_f
 from orchestrator.cli.release_state import (
     ReleaseState,
     orchd_alive,
-    plan_parallel,
+    plan_facts,
     release_state,
     where_options,
 )
@@ -44,11 +44,13 @@ def watch(
         path = locate_status_file(release_id, repo_root, release_dir)
     except OrchdError as exc:
         raise fail(exc) from None
+    plan = plan_facts(release_id, repo_root, release_dir)
     source = WatchSource(
         path=path,
         load=_load,
         orchd_pid=lambda: orchd_alive(path),
-        parallel=plan_parallel(release_id, repo_root, release_dir),
+        parallel=plan.parallel,
+        estimates_h=plan.estimates_h,
         options=where_options(repo_root, release_dir),
         release_id=release_id,
     )
@@ -62,7 +64,14 @@ def watch(
         raise typer.Exit(int(ReleaseState.NO_SUCH_RELEASE))
     pid = orchd_alive(path)
     state = release_state(snapshot, orchd_running=pid is not None)
-    print_report(snapshot, pid=pid, state=state, parallel=source.parallel, options=source.options)
+    print_report(
+        snapshot,
+        pid=pid,
+        state=state,
+        parallel=plan.parallel,
+        estimates_h=plan.estimates_h,
+        options=source.options,
+    )
     raise typer.Exit(int(state))
 
 

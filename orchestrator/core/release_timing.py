@@ -1,14 +1,12 @@
-"""Calendar time, agent time and an ETA for a release, from its status file alone (pure).
+"""Calendar time and agent time of a release, from its status file alone (pure).
 
 Calendar time runs from the release's first start to its end, across restarts. The sequential
 sum lays every agent run of every FU end to end (failed attempts, conflict follow-ups, runs
-adopted after a restart): what running the FUs one at a time would have cost. The ETA is a
-rough forecast from the FUs that finished, since the status file holds no estimates.
+adopted after a restart): what running the FUs one at a time would have cost.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +16,8 @@ FINAL_RELEASE = frozenset(
     {ReleaseStatus.COMPLETED.value, ReleaseStatus.FAILED.value, ReleaseStatus.ABORTED.value}
 )
 # the agent's part is done: what is left for these is merging and gating
-_WORK_DONE = frozenset({FuStatus.DELIVERED.value, FuStatus.MERGED.value, FuStatus.COMPLETED.value})
+WORK_DONE = frozenset({FuStatus.DELIVERED.value, FuStatus.MERGED.value, FuStatus.COMPLETED.value})
 ACTIVE = frozenset(s.value for s in FuStatus if s.is_active)
-_TO_RUN = ACTIVE | {FuStatus.PENDING.value}
-_AGENT_RUNS = frozenset({FuStatus.RUNNING.value, FuStatus.STALE.value})
 
 
 def release_start(snapshot: StatusFile) -> datetime | None:
@@ -54,7 +50,7 @@ def agent_time_s(fu: FuEntry, until: datetime) -> float:
     total = fu.run_time_s
     if fu.run_started_at is not None:
         total += max((until - fu.run_started_at).total_seconds(), 0.0)
-    if total == 0.0 and fu.status in _WORK_DONE:
+    if total == 0.0 and fu.status in WORK_DONE:
         return fu.duration_s or 0.0
     return total
 
@@ -94,46 +90,3 @@ def fu_time_s(fu: FuEntry, now: datetime) -> float | None:
     if fu.status in ACTIVE and fu.started_at is not None:
         return max((now - fu.started_at).total_seconds(), 0.0)
     return fu.duration_s
-
-
-def _spent_s(fu: FuEntry, now: datetime) -> float:
-    """How much of its work an FU left to run has done: its agent time, or for a file from
-    before run times, how long its agent has been running."""
-    elapsed = (fu_time_s(fu, now) or 0.0) if fu.status in _AGENT_RUNS else 0.0
-    return max(agent_time_s(fu, now), elapsed)
-
-
-@dataclass(frozen=True)
-class Eta:
-    """`remaining_s` ≈ the FUs left × the finished FUs' mean agent time (minus what the
-    running ones already ran), divided by how many run at once."""
-
-    remaining_s: float
-    left: int
-    mean_s: float
-    finished: int
-    parallel: int
-
-
-def eta(snapshot: StatusFile, now: datetime, parallel: int | None = None) -> Eta | None:
-    """None when the release is finished, nothing is left to run, or no FU finished yet.
-
-    `parallel` is the plan's limit when known; else as many as run now (at least one)."""
-    if snapshot.orchestrator.status in FINAL_RELEASE:
-        return None
-    fus = [fu for batch in snapshot.batches for fu in batch.feature_units]
-    samples = [t for fu in fus if fu.status in _WORK_DONE and (t := agent_time_s(fu, now)) > 0]
-    left = [fu for fu in fus if fu.status in _TO_RUN]
-    if not samples or not left:
-        return None
-    mean_s = sum(samples) / len(samples)
-    work_s = sum(max(mean_s - _spent_s(fu, now), 0.0) for fu in left)
-    running = sum(fu.status in ACTIVE for fu in fus)
-    at_once = max(1, min(parallel or running or 1, len(left)))
-    return Eta(
-        remaining_s=work_s / at_once,
-        left=len(left),
-        mean_s=mean_s,
-        finished=len(samples),
-        parallel=at_once,
-    )

@@ -141,6 +141,18 @@ def test_progress_says_done_of_total_elapsed_and_an_eta_with_how_it_is_computed(
     assert lines[2] == "ETA = 3 FUs left × 15m00s (mean agent time of 2 finished) ÷ 2 at once"
 
 
+def test_the_eta_follows_the_schedules_estimates_at_the_pace_seen_so_far() -> None:
+    estimates = {"FU-100": 2.0, "FU-101": 3.0, "FU-102": 4.0, "FU-103": 1.0, "FU-104": 5.0}
+    text = render(release(), parallel=2, estimates_h=estimates)
+    flat = " ".join(text.split())
+    # 6m of agent time per estimated hour; FU-102 24m less 12m03s run, FU-103 6m, FU-104 30m
+    assert "landed 2/5 · elapsed 42m03s · ETA ~24m" in text.splitlines()
+    assert (
+        "ETA = 10h of estimates left (3 FUs) × 6m00s per estimated hour (the pace of 2 "
+        "finished) ÷ 2 at once" in flat
+    )
+
+
 def test_a_finished_release_says_how_long_it_took_and_gives_no_eta() -> None:
     data = release(status="failed", completed_at="2026-11-30T11:00:00Z")
     lines = render(data).splitlines()

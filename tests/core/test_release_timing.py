@@ -8,11 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-
 from orchestrator.adapters.report import timing_line
 from orchestrator.core.reducer import apply, initial_status
-from orchestrator.core.release_timing import eta
 from orchestrator.models.events import (
     BatchLanded,
     FuDelivered,
@@ -206,43 +203,3 @@ def test_a_file_from_before_run_times_still_loads_and_counts_durations() -> None
     assert (
         first_line(old) == "calendar time 10m00s vs sequential sum 25m00s (2.5x faster in parallel)"
     )
-
-
-# ETA: FUs left × the finished FUs' mean agent time (less what running ones ran) ÷ at once
-def _mid_run(parallel_running: int) -> StatusFile:
-    events: list[StatusEvent | list[StatusEvent]] = [started(0, "A", "B", "C", "D", "E")]
-    events += [launched(0, "A"), launched(0, "B"), delivered(10, "A"), delivered(20, "B")]
-    events += [launched(20, fu) for fu in ("C", "D", "E")[:parallel_running]]
-    return run(*events)
-
-
-@pytest.mark.parametrize(
-    ("running", "parallel", "remaining_min", "left", "at_once"),
-    [
-        # mean 15m; C, D, E 5m in: 3 × 10m ÷ 3
-        (3, 3, 10.0, 3, 3),
-        # one running 5m in, two pending: (10 + 15 + 15) ÷ 1 (the plan runs one at a time)
-        (1, 1, 40.0, 3, 1),
-        # no plan known: as many at once as run now
-        (1, None, 40.0, 3, 1),
-        # the plan allows 2: (10 + 15 + 15) ÷ 2
-        (1, 2, 20.0, 3, 2),
-    ],
-)
-def test_the_eta_comes_from_the_finished_fus_mean_and_the_parallelism(
-    running: int, parallel: int | None, remaining_min: float, left: int, at_once: int
-) -> None:
-    forecast = eta(_mid_run(running), at(25), parallel)
-    assert forecast is not None
-    assert (forecast.remaining_s / 60, forecast.left, forecast.parallel) == (
-        remaining_min,
-        left,
-        at_once,
-    )
-    assert (forecast.mean_s, forecast.finished) == (15 * 60, 2)
-
-
-def test_no_eta_before_any_fu_finished_or_after_the_release_ended() -> None:
-    assert eta(run(started(0, "A"), launched(0, "A")), at(5)) is None
-    done = run(started(0, "A"), launched(0, "A"), delivered(5, "A"), finished(6))
-    assert eta(done, at(7)) is None
