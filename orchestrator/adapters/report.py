@@ -1,21 +1,34 @@
-"""The status report: what `orchd status`, the live view and the end-of-run summary draw.
+"""The status report: what `orchd status`, `orchd watch`, the live view and the end-of-run
+summary draw, designed for 80 columns.
 
-The report (`status_report`) is what `orchd status` and the end-of-run summary print: the release
-branch and its head, one row per FU (its branch, then its merge commit once landed or what it is
-waiting for), one row per batch (gate result, landed commit), then the long values (errors, PR
-URLs, gate logs) on lines of their own so the tables stay readable in 100 columns.
+Short values go in the tables (one row per FU, one per batch); long ones (agent ids, errors,
+gate logs) get lines of their own, never cut and never folded mid-word; branches, PR URLs and
+the rest of an FU are in its detail view (`report_detail.fu_detail`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.clock import utcnow
+from orchestrator.core.eta import Eta, eta
+from orchestrator.core.release_timing import (
+    ACTIVE,
+    FINAL_RELEASE,
+    calendar_s,
+    fu_time_s,
+    release_end,
+    release_start,
+    sequential_s,
+)
 from orchestrator.models.status import BatchEntry, FuEntry, Gate, StatusFile
 
 _STYLE = {
@@ -26,6 +39,7 @@ _STYLE = {
     "launching": "cyan",
     "retrying": "yellow",
     "stale": "yellow",
+    "waiting": "yellow",
     "failed": "red",
     "needs_human": "bold red",
     "blocked": "red",
@@ -42,17 +56,19 @@ _BATCH_STYLE = {
     "skipped": "dim",
     "cancelled": "magenta",
 }
-_ACTIVE = {"launching", "running", "stale", "retrying"}
-# FUs whose agent's work is done: their duration_s is the agent's time up to delivery.
-_WORK_DONE = {"delivered", "merged", "completed"}
+# the one status too long for an 80-column row: the detail view spells it out
+_SHORT_STATUS = {"waiting_for_capacity": "waiting"}
+_NEXT_OF_ACTIVE = {
+    "launching": "agent starting",
+    "running": "agent working",
+    "stale": "no progress",
+    "retrying": "retry soon",
+    "waiting_for_capacity": "a free agent slot",
+}
+# what is counted beside "landed n/m" in the headline
+_SETTLED = ("needs_human", "failed", "blocked", "deferred", "cancelled", "skipped")
 _SHA = 12
-_NOTE_MAX = 200
-
-
-def _short_id(agent_id: str | None) -> str:
-    if not agent_id:
-        return "-"
-    return agent_id if len(agent_id) <= 11 else agent_id[:10] + "…"
+_NOTE_MAX = 300
 
 
 def short_sha(sha: str | None) -> str:
@@ -60,7 +76,7 @@ def short_sha(sha: str | None) -> str:
     return sha[:_SHA] if sha else "-"
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds < 60:
@@ -68,6 +84,19 @@ def _duration(seconds: float | None) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def rough_duration(seconds: float) -> str:
+    """An estimate's precision: `under a minute`, `35m`, `2h05m`."""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def clock_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def batch_label(value: object) -> str:
@@ -86,7 +115,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _one_line(text: str, limit: int = _NOTE_MAX) -> str:
+def one_line(text: str, limit: int = _NOTE_MAX) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
@@ -120,11 +149,22 @@ def gate_text(gate: Gate | None) -> str:
     return gate.status
 
 
+def gate_word(batch: BatchEntry) -> str:
+    """The batch's gate in one word for the FU table: passed, no tests, failed, gating, -."""
+    gate = batch.gate
+    if gate is None:
+        return "gating" if batch.status == "gating" else "-"
+    text = gate_text(gate)
+    if text.startswith("passed (no tests"):
+        return "no tests"
+    return text.split(" ", 1)[0].rstrip(":")
+
+
 def fu_branch(fu: FuEntry) -> str | None:
     return fu.delivered_branch or fu.branch
 
 
-def _waiting(fu: FuEntry, batch: BatchEntry) -> str:
+def _next(fu: FuEntry, batch: BatchEntry) -> str:
     """Once landed: the FU's merge commit on the release branch; before: what it waits for."""
     status = fu.status
     label = candidate_label(batch.candidate)
@@ -136,13 +176,14 @@ def _waiting(fu: FuEntry, batch: BatchEntry) -> str:
         if fu.conflict_rounds:  # its agent is asked to merge the candidate and resolve
             return f"conflict round {fu.conflict_rounds}"
         return f"merge into {label}" if label else "merge into candidate"
-    if status in _ACTIVE:
-        text = f"agent {_short_id(fu.worker_agent_id)}" if fu.worker_agent_id else "an agent"
-        if fu.conflict_rounds:
-            text += f" (conflict {fu.conflict_rounds})"
-        return text
+    if status in _NEXT_OF_ACTIVE:
+        if fu.conflict_rounds and status == "running":
+            return f"conflict round {fu.conflict_rounds}"
+        return _NEXT_OF_ACTIVE[status]
     if status == "deferred":
         return "branch kept" if fu_branch(fu) else "-"
+    if status in {"needs_human", "failed"}:
+        return "see below" if fu.error else "-"
     return "-"
 
 
@@ -150,27 +191,30 @@ def _styled(value: str, styles: dict[str, str]) -> Text:
     return Text(value, style=styles.get(value, ""))
 
 
-def status_table(snapshot: StatusFile, *, title: str | None = None) -> Table:
-    """Per FU: batch, status, attempts, duration, branch, then merge commit or what it awaits."""
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+def status_table(snapshot: StatusFile, *, now: datetime | None = None) -> Table:
+    """Per FU: batch, status, attempts, time (elapsed while active), its batch's gate, then
+    its merge commit or what it waits for. Fits 80 columns."""
+    now = now or utcnow()
+    table = Table(show_edge=False, pad_edge=False)
     table.add_column("batch", no_wrap=True)
     table.add_column("FU", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("att", no_wrap=True, justify="right")
     table.add_column("time", no_wrap=True, justify="right")
-    # Only the branch wraps (folds) when the terminal is narrow; the rest stays on one line.
-    table.add_column("branch", overflow="fold")
-    table.add_column("landed / awaits", no_wrap=True, overflow="ellipsis")
+    table.add_column("gate", no_wrap=True)
+    table.add_column("landed / next", no_wrap=True, overflow="ellipsis")
     for batch in snapshot.batches:
+        gate = gate_word(batch)
         for fu in batch.feature_units:
+            shown = _SHORT_STATUS.get(fu.status, fu.status)
             table.add_row(
                 batch_label(batch.batch_id),
                 Text(fu.fu_id),
-                _styled(fu.status, _STYLE),
+                _styled(shown, _STYLE),
                 str(fu.attempts or "-"),
-                _duration(fu.duration_s),
-                Text(fu_branch(fu) or "-"),
-                Text(_waiting(fu, batch)),
+                duration_text(fu_time_s(fu, now)),
+                gate,
+                Text(_next(fu, batch)),
             )
     return table
 
@@ -181,17 +225,17 @@ def _landed_or_candidate(batch: BatchEntry) -> str:
     label = candidate_label(batch.candidate)
     if label:
         at = f" at {short_sha(batch.candidate_sha)}" if batch.candidate_sha else ""
-        return f"candidate {label}{at}"
+        return f"{label}{at}"
     return "-"
 
 
 def batch_table(snapshot: StatusFile) -> Table:
-    """Per batch: status, gate result, and the release branch commit it landed as."""
+    """Per batch: status, gate result (wrapped at words), and the commit it landed as."""
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("batch", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("gate", overflow="fold")
-    table.add_column("landed", overflow="fold")
+    table.add_column("gate", overflow="fold", ratio=1)
+    table.add_column("landed / candidate", no_wrap=True)
     for batch in snapshot.batches:
         table.add_row(
             batch_label(batch.batch_id),
@@ -212,7 +256,7 @@ def branch_line(snapshot: StatusFile) -> str | None:
     return f"release branch {branch} {head}{base}"
 
 
-def _full_suite(snapshot: StatusFile) -> Gate | None:
+def full_suite(snapshot: StatusFile) -> Gate | None:
     raw: Any = (snapshot.model_extra or {}).get("full_suite")
     if not isinstance(raw, dict):
         return None
@@ -223,19 +267,20 @@ def _full_suite(snapshot: StatusFile) -> Gate | None:
 
 
 def report_notes(snapshot: StatusFile) -> list[str]:
-    """The long values, one per line: full-suite gate, FU errors, PR URLs, failing gate logs."""
-    lines: list[str] = []
-    full = _full_suite(snapshot)
+    """The long values, one per line: active agents' ids, the full-suite gate, FU errors and
+    failing gate logs."""
+    fus = [fu for batch in snapshot.batches for fu in batch.feature_units]
+    lines = [
+        f"{fu.fu_id} agent {fu.worker_agent_id}"
+        for fu in fus
+        if fu.status in ACTIVE and fu.worker_agent_id
+    ]
+    full = full_suite(snapshot)
     if full is not None:
         lines.append(f"full suite gate: {gate_text(full)}")
-    for batch in snapshot.batches:
-        for fu in batch.feature_units:
-            if fu.error and fu.status != "completed":
-                lines.append(f"{fu.fu_id}: {_one_line(fu.error)}")
-    for batch in snapshot.batches:
-        for fu in batch.feature_units:
-            if fu.pr_url:
-                lines.append(f"{fu.fu_id} PR: {fu.pr_url}")
+    lines.extend(
+        f"{fu.fu_id}: {one_line(fu.error)}" for fu in fus if fu.error and fu.status != "completed"
+    )
     for batch in snapshot.batches:
         if batch.gate is None or batch.gate.status != "failed":
             continue
@@ -250,13 +295,96 @@ def report_title(snapshot: StatusFile) -> str:
     return f"{snapshot.release_id} — {orch.status} (batch {batch_label(orch.current_batch)})"
 
 
-def status_report(snapshot: StatusFile, *, title: str | None = None) -> Group:
-    """Title, release branch line, FU table, batch table, then one line per long value."""
-    parts: list[RenderableType] = [Text(title or report_title(snapshot))]
+def progress_line(snapshot: StatusFile, now: datetime, eta_: Eta | None) -> str:
+    """`landed 3/8 (1 deferred) · elapsed 1h02m03s · ETA ~35m`, or `… · took 2h00m00s`."""
+    fus = [fu for batch in snapshot.batches for fu in batch.feature_units]
+    landed = sum(fu.status == "completed" for fu in fus)
+    text = f"landed {landed}/{len(fus)}"
+    others = [f"{n} {status}" for status in _SETTLED if (n := sum(f.status == status for f in fus))]
+    if others:
+        text += f" ({', '.join(others)})"
+    spent = calendar_s(snapshot, now)
+    if spent is not None:
+        finished = release_end(snapshot) is not None
+        text += f" · {'took' if finished else 'elapsed'} {duration_text(spent)}"
+    if eta_ is not None:
+        text += f" · ETA ~{rough_duration(eta_.remaining_s)}"
+    return text
+
+
+def eta_line(eta_: Eta) -> str:
+    """How the ETA is computed, in the report itself: it is a forecast, not a promise."""
+    at_once = f"÷ {eta_.parallel} at once"
+    if eta_.estimate_h is None:
+        return (
+            f"ETA = {_plural(eta_.left, 'FU')} left × {duration_text(eta_.mean_s)} (mean agent "
+            f"time of {eta_.finished} finished) {at_once}"
+        )
+    left = f"ETA = {round(eta_.estimate_h, 1):g}h of estimates left ({_plural(eta_.left, 'FU')})"
+    if eta_.pace is None:
+        return f"{left} at face value (no FU finished yet) {at_once}"
+    return (
+        f"{left} × {duration_text(eta_.pace)} per estimated hour (the pace of "
+        f"{eta_.finished} finished) {at_once}"
+    )
+
+
+def question_lines(snapshot: StatusFile, options: str = "") -> list[Text]:
+    """The open question as a sentence, and the exact command that answers it."""
+    awaiting = snapshot.orchestrator.awaiting
+    if not awaiting:
+        return []
+    release = snapshot.release_id
+    kind = str(awaiting.get("kind") or "decision")
+    batch = batch_label(awaiting.get("batch_id"))
+    reason = one_line(str(awaiting.get("reason") or ""))
+    if kind == "batch_failure":
+        question = f"batch {batch} failed" + (f": {reason}" if reason else "")
+    elif kind == "checkpoint":
+        question = reason.removeprefix(f"{release}: ") or f"checkpoint after batch {batch}"
+    else:
+        question = f"{kind.replace('_', ' ')} of batch {batch}" + (f": {reason}" if reason else "")
+    choices = [str(c) for c in awaiting.get("choices") or []] or ["continue", "abort"]
+    command = f"answer with: orchd decide {release} {'|'.join(choices)}{options}"
+    lines = [
+        Text(f"waiting for you: {question}", style="bold"),
+        # whole on one line, however long the path: a person copies it
+        Text(command, style="bold", no_wrap=True, overflow="ignore"),
+    ]
+    deadline = awaiting.get("deadline")
+    if deadline:
+        with contextlib.suppress(ValueError):
+            at = clock_text(datetime.fromisoformat(str(deadline)))
+            lines.append(Text(f"answer by {at}, or orchd aborts the release"))
+    return lines
+
+
+def status_report(
+    snapshot: StatusFile,
+    *,
+    title: str | None = None,
+    now: datetime | None = None,
+    parallel: int | None = None,
+    estimates_h: Mapping[str, float] | None = None,
+    options: str = "",
+) -> Group:
+    """Title, progress, release branch, the open question, FU table, batch table, long values.
+
+    The plan's limit (`parallel`) and estimates make the ETA better; `options` is appended to
+    the command that answers the open question (`--repo-root …` when the reader needed it)."""
+    now = now or utcnow()
+    forecast = eta(snapshot, now, parallel, estimates_h)
+    parts: list[RenderableType] = [
+        Text(title or report_title(snapshot)),
+        Text(progress_line(snapshot, now, forecast)),
+    ]
+    if forecast is not None:
+        parts.append(Text(eta_line(forecast)))
     line = branch_line(snapshot)
     if line:
         parts.append(Text(line))
-    parts.append(status_table(snapshot))
+    parts.extend(question_lines(snapshot, options))
+    parts.append(status_table(snapshot, now=now))
     if snapshot.batches:
         parts.append(batch_table(snapshot))
     parts.extend(Text(note) for note in report_notes(snapshot))
@@ -264,26 +392,19 @@ def status_report(snapshot: StatusFile, *, title: str | None = None) -> Group:
 
 
 def timing_line(snapshot: StatusFile) -> str:
-    """Calendar time of the release against the sum of FU durations (what sequential costs)."""
+    """For a finished release: its calendar time against the sequential sum of agent time;
+    the speed-up only when it completed (an aborted or failed run did not do the work)."""
     orch = snapshot.orchestrator
-    if orch.started_at is None:
+    end = release_end(snapshot)
+    if orch.status not in FINAL_RELEASE or end is None or release_start(snapshot) is None:
         return ""
-    end: datetime | None = orch.completed_at
-    if end is None:
-        return ""
-    calendar_s = (end - orch.started_at).total_seconds()
-    # Work that was done: an agent's time up to delivery (set then, whether or not its batch
-    # landed). A deferred or failed FU's duration includes waiting for a human: not counted.
-    sequential_s = sum(
-        fu.duration_s or 0.0
-        for batch in snapshot.batches
-        for fu in batch.feature_units
-        if fu.status in _WORK_DONE
-    )
-    ratio = f" ({sequential_s / calendar_s:.1f}x faster)" if calendar_s > 0 else ""
-    return (
-        f"calendar time {_duration(calendar_s)} vs sequential sum {_duration(sequential_s)}{ratio}"
-    )
+    calendar = calendar_s(snapshot, end) or 0.0
+    sequential = sequential_s(snapshot, end)
+    text = f"calendar time {duration_text(calendar)} vs sequential sum {duration_text(sequential)}"
+    if orch.status == "completed" and calendar > 0 and sequential > 0:
+        ratio = sequential / calendar
+        text += f" ({ratio:.1f}x faster in parallel)" if ratio >= 1 else " (no faster in parallel)"
+    return f"{text}\n(from the first start, across restarts; the sum adds up every agent run)"
 
 
 def piped_width() -> int:

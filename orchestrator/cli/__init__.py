@@ -6,16 +6,31 @@ Each command group lives in its own module under `orchestrator.cli` and register
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from orchestrator import __version__
 from orchestrator.adapters.logging import configure_logging
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="orchd: release orchestrator.")
+app = typer.Typer(no_args_is_help=True, help="orchd: release orchestrator.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print orchd's version."
+        ),
+    ] = False,
+) -> None:
     """orchd runs a release: one Cursor Cloud Agent per Feature Unit, in parallel, under limits."""
     # Logs go to stderr (JSON when not a terminal); `start` and `demo` set their own level.
     configure_logging(level="warning")
@@ -54,6 +69,9 @@ def _register_commands() -> None:
     from orchestrator.cli import decide
 
     decide.register(app)
+    from orchestrator.cli import watch
+
+    watch.register(app)
 
 
 _register_commands()

@@ -1,16 +1,19 @@
-"""`orchd status`: show a release's status file."""
+"""`orchd status`: a release's status file as a report for 80 columns, or one FU in full, and
+an exit code that says the release's state (cli/release_state)."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.text import Text
 
-from orchestrator.adapters.console import ProgressView
 from orchestrator.adapters.release_loader import load_status_file
-from orchestrator.adapters.report import status_report
+from orchestrator.adapters.report import one_line, status_report, timing_line
+from orchestrator.adapters.report_detail import find_fus, fu_detail
 from orchestrator.adapters.status_store import read_bytes_locked
 from orchestrator.cli.options import (
     ReleaseDir,
@@ -19,54 +22,125 @@ from orchestrator.cli.options import (
     locate_status_file,
     release_dir_copy,
 )
+from orchestrator.cli.release_state import (
+    ReleaseState,
+    plan_facts,
+    release_state,
+    where_options,
+)
+from orchestrator.clock import utcnow
+from orchestrator.core.failures import failures
 from orchestrator.daemon import running_orchd
-from orchestrator.errors import ExitCode, OrchdError
+from orchestrator.errors import OrchdError
+from orchestrator.models.status import StatusFile
+
+EXIT_CODES_HELP = (
+    "Exit code: 0 completed, 1 failed, 2 no such release (or no status file yet), 3 aborted, "
+    "10 running, 11 waiting for you (`orchd decide`), 12 stopped with no orchd running it "
+    "(`orchd start` resumes)."
+)
 
 
-def status(
-    release_id: Annotated[str, typer.Argument(help="Release id, e.g. v0.1.1.")],
-    repo_root: RepoRoot = Path("."),
-    release_dir: ReleaseDir = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the file as it is.")] = False,
-) -> None:
-    """Show a release's status: its release branch, each FU and batch (or the raw file, --json)."""
+def find_status_file(release_id: str, repo_root: Path, release_dir: Path | None) -> Path:
+    """The release's status file; exits 2 with one line when there is none."""
     try:
         path = locate_status_file(release_id, repo_root, release_dir)
     except OrchdError as exc:
         raise fail(exc) from None
-    if not path.exists():
-        found = release_dir_copy(release_id, repo_root, release_dir)
-        if found is None or found == path:
-            typer.echo(
-                f"orchd: {path}: no status file yet (run `orchd start {release_id}`)", err=True
-            )
-            raise typer.Exit(int(ExitCode.BAD_INPUT))
-        typer.echo(
-            f"note: {path} (the manifest's status_file) does not exist; showing {found}", err=True
-        )
-        path = found
-    if as_json:
-        typer.echo(read_bytes_locked(path).decode(), nl=False)
-        return
+    if path.exists():
+        return path
+    found = release_dir_copy(release_id, repo_root, release_dir)
+    if found is None or found == path:
+        typer.echo(f"orchd: {path}: no status file yet (run `orchd start {release_id}`)", err=True)
+        raise typer.Exit(int(ReleaseState.NO_SUCH_RELEASE))
+    typer.echo(
+        f"note: {path} (the manifest's status_file) does not exist; showing {found}", err=True
+    )
+    return found
+
+
+def _fu_id(snapshot: StatusFile, query: str) -> str:
+    matches = find_fus(snapshot, query)
+    if len(matches) == 1:
+        return matches[0]
+    known = [fu.fu_id for batch in snapshot.batches for fu in batch.feature_units]
+    problem = f"means {', '.join(matches)}" if matches else f"is not one of: {', '.join(known)}"
+    typer.echo(f"orchd: {query}: {problem}", err=True)
+    raise typer.Exit(int(ReleaseState.NO_SUCH_RELEASE))
+
+
+def status(
+    release_id: Annotated[str, typer.Argument(help="Release id, e.g. v0.1.1.")],
+    fu: Annotated[
+        str | None,
+        typer.Argument(help="Show one FU in full: its id, or its number (105 for FU-105)."),
+    ] = None,
+    repo_root: RepoRoot = Path("."),
+    release_dir: ReleaseDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the file as it is.")] = False,
+) -> None:
+    """Show a release: progress, ETA, the open question, each FU and batch (or one FU)."""
+    path = find_status_file(release_id, repo_root, release_dir)
+    raw = read_bytes_locked(path) if as_json else b""
     try:
         snapshot, notes = load_status_file(path)
     except OrchdError as exc:
+        if as_json:
+            typer.echo(raw.decode(errors="replace"), nl=False)
         raise fail(exc) from None
-    view = ProgressView(live=False)
-    view.console.print(status_report(snapshot))
     pid = running_orchd(path)
-    if pid is not None:
-        typer.echo(f"orchd (pid {pid}) is running this release")
-    elif snapshot.orchestrator.status in {"running", "pending"}:
-        typer.echo("no orchd is running this release (the file is from a run that stopped)")
+    state = release_state(snapshot, orchd_running=pid is not None)
+    if as_json:
+        typer.echo(raw.decode(), nl=False)
+        raise typer.Exit(int(state))
+    if fu is not None:
+        Console(highlight=False).print(fu_detail(snapshot, _fu_id(snapshot, fu), utcnow()))
+        raise typer.Exit(int(state))
+    plan = plan_facts(release_id, repo_root, release_dir)
+    print_report(
+        snapshot,
+        pid=pid,
+        state=state,
+        parallel=plan.parallel,
+        estimates_h=plan.estimates_h,
+        options=where_options(repo_root, release_dir),
+    )
     for note in notes:
         typer.echo(f"note: {note}", err=True)
-    if snapshot.errors:
-        typer.echo(f"{len(snapshot.errors)} error(s); last: {snapshot.errors[-1].message}")
-    awaiting = snapshot.orchestrator.awaiting
-    if awaiting:
-        typer.echo(f"awaiting: {json.dumps(awaiting)}")
+    raise typer.Exit(int(state))
+
+
+def print_report(
+    snapshot: StatusFile,
+    *,
+    pid: int | None,
+    state: ReleaseState,
+    parallel: int | None = None,
+    estimates_h: Mapping[str, float] | None = None,
+    options: str = "",
+) -> None:
+    """The report, the timing of a finished release, who runs it, and the failures (each
+    once: an FU's escalation and its batch's failure are one)."""
+    console = Console(highlight=False)
+    # not cropped: the command that answers the open question stays whole, however long
+    report = status_report(
+        snapshot, now=utcnow(), parallel=parallel, estimates_h=estimates_h, options=options
+    )
+    console.print(report, crop=False)
+    lines = [timing_line(snapshot)]
+    if pid is not None:
+        lines.append(f"orchd (pid {pid}) is running this release")
+    elif state is ReleaseState.STOPPED:
+        lines.append(
+            f"no orchd is running this release; `orchd start {snapshot.release_id}` resumes it"
+        )
+    found = failures(snapshot.errors)
+    if found:
+        count = f"{len(found)} failure" + ("" if len(found) == 1 else "s")
+        lines.append(f"{count} recorded; last: {one_line(found[-1].error.message, 200)}")
+    for line in filter(None, lines):
+        console.print(Text(line))
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(status)
+    app.command(epilog=EXIT_CODES_HELP)(status)

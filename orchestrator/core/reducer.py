@@ -2,13 +2,18 @@
 
 Only the writer task calls it. It copies just the path it changes (file → batch → FU entry), so a
 burst of events over hundreds of FUs costs little, and an old snapshot is never mutated.
+
+It also keeps the clocks a restart must not reset: the release's first start and end, and each
+FU's agent time (every run that ended, summed; an adopted run goes on from its recorded start).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from orchestrator.core.release_timing import release_ended_at, run_closed
 from orchestrator.models.events import (
     AwaitingDecision,
     BatchChanged,
@@ -65,27 +70,7 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
         case ReleaseStarted():
             return _start(snapshot, event)
         case FuLaunching():
-            return _update_fu(
-                snapshot,
-                event.fu_id,
-                status=FuStatus.LAUNCHING.value,
-                worker_agent_id=event.agent_id,
-                run_id=None,
-                attempts=event.attempt,
-                progress=0.0,
-                started_at=event.at,
-                last_update=event.at,
-                completed_at=None,
-                duration_s=None,
-                error=None,
-                note=None,
-                base_sha=event.base_sha,
-                retry_budget_from=event.retry_budget_from,
-                delivered_branch=None,
-                delivered_sha=None,
-                merge_commit=None,
-                landed_at=None,
-            )
+            return _launching(snapshot, event)
         case FuRunRequested():
             return _update_fu(
                 snapshot,
@@ -95,15 +80,7 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 last_update=event.at,
             )
         case FuRunning():
-            return _update_fu(
-                snapshot,
-                event.fu_id,
-                status=FuStatus.RUNNING.value,
-                worker_agent_id=event.agent_id,
-                run_id=event.run_id,
-                run_requested_at=None,
-                last_update=event.at,
-            )
+            return _running(snapshot, event)
         case FuProgress():
             return _progress(snapshot, event)
         case FuStale():
@@ -115,6 +92,7 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 status=FuStatus.RETRYING.value,
                 error=event.error,
                 last_update=event.at,
+                **_run_ended(snapshot, event.fu_id, event.at),
             )
         case FuWaitingForCapacity():
             return _update_fu(
@@ -123,6 +101,7 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 status=FuStatus.WAITING_FOR_CAPACITY.value,
                 error=event.reason,
                 last_update=event.at,
+                **_run_ended(snapshot, event.fu_id, event.at),
             )
         case FuFinished():
             return _finish_fu(snapshot, event)
@@ -134,6 +113,7 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 "branch": event.branch,
                 "last_update": event.at,
                 "error": None,
+                **_run_ended(snapshot, event.fu_id, event.at),
             }
             if event.summary is not None:
                 changes["summary"] = event.summary
@@ -222,7 +202,12 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
             return snapshot.model_copy(update={"orchestrator": orch, "decisions": decisions})
         case ReleaseFinished():
             orch = snapshot.orchestrator.model_copy(
-                update={"status": event.status.value, "completed_at": event.at, "awaiting": None}
+                update={
+                    "status": event.status.value,
+                    "completed_at": event.at,
+                    "awaiting": None,
+                    "ended_at": release_ended_at(snapshot, event.at),
+                }
             )
             update: dict[str, Any] = {"orchestrator": orch}
             if event.summary:
@@ -270,19 +255,89 @@ def _start(snapshot: StatusFile, event: ReleaseStarted) -> StatusFile:
             batches.append(BatchEntry(batch_id=batch_id, feature_units=entries))
         else:
             batches.append(old.model_copy(update={"feature_units": entries}))
-    orch = snapshot.orchestrator.model_copy(
+    before = snapshot.orchestrator
+    was_completed = before.status == ReleaseStatus.COMPLETED.value
+    orch = before.model_copy(
         update={
             "agent_id": event.orchestrator_id,
             "started_at": event.at,
             "status": ReleaseStatus.RUNNING.value,
             "pid": event.pid,
             "completed_at": None,
+            # an older file knows only its last start: the best guess at the first
+            "first_started_at": before.first_started_at or before.started_at or event.at,
+            # a completed release keeps its end unless this run does work (release_ended_at)
+            "ended_at": (before.ended_at or before.completed_at) if was_completed else None,
         }
     )
     update: dict[str, Any] = {"orchestrator": orch, "batches": batches}
     if event.run_nonce is not None:
         update["run_nonce"] = event.run_nonce
     return snapshot.model_copy(update=update)
+
+
+def _launching(snapshot: StatusFile, event: FuLaunching) -> StatusFile:
+    """A new attempt, or (a restart) the same attempt's agent found again: an adopted run
+    keeps its start, so neither its elapsed time nor its agent time restarts from zero."""
+    entry = snapshot.fu_entry(event.fu_id)
+    if entry is None:
+        return snapshot
+    changes: dict[str, Any] = {
+        "status": FuStatus.LAUNCHING.value,
+        "worker_agent_id": event.agent_id,
+        "run_id": None,
+        "attempts": event.attempt,
+        "progress": 0.0,
+        "started_at": event.at,
+        "last_update": event.at,
+        "completed_at": None,
+        "duration_s": None,
+        "error": None,
+        "note": None,
+        "base_sha": event.base_sha,
+        "retry_budget_from": event.retry_budget_from,
+        "delivered_branch": None,
+        "delivered_sha": None,
+        "merge_commit": None,
+        "landed_at": None,
+    }
+    adopted = (
+        entry.run_started_at is not None
+        and entry.attempts == event.attempt
+        and entry.worker_agent_id == event.agent_id
+    )
+    if adopted:
+        changes["started_at"] = entry.started_at or entry.run_started_at
+    elif entry.run_started_at is not None:
+        # a run an earlier process left open and this one does not adopt: it ran at least
+        # until the last news of it
+        changes.update(_run_ended(snapshot, event.fu_id, entry.last_update or event.at))
+    return _update_fu(snapshot, event.fu_id, **changes)
+
+
+def _running(snapshot: StatusFile, event: FuRunning) -> StatusFile:
+    """The run is known: it opens now, or at its `createdAt` when that is earlier (adopted)."""
+    entry = snapshot.fu_entry(event.fu_id)
+    if entry is None:
+        return snapshot
+    changes: dict[str, Any] = {
+        "status": FuStatus.RUNNING.value,
+        "worker_agent_id": event.agent_id,
+        "run_id": event.run_id,
+        "run_requested_at": None,
+        "last_update": event.at,
+    }
+    began = min(event.at, event.run_created_at) if event.run_created_at else event.at
+    if entry.run_started_at is None or began < entry.run_started_at:
+        changes["run_started_at"] = began
+    if entry.started_at is not None and began < entry.started_at:
+        changes["started_at"] = began
+    return _update_fu(snapshot, event.fu_id, **changes)
+
+
+def _run_ended(snapshot: StatusFile, fu_id: str, at: datetime) -> dict[str, Any]:
+    entry = snapshot.fu_entry(fu_id)
+    return {} if entry is None else run_closed(entry, at)
 
 
 def _progress(snapshot: StatusFile, event: FuProgress) -> StatusFile:
@@ -312,6 +367,7 @@ def _finish_fu(snapshot: StatusFile, event: FuFinished) -> StatusFile:
         "last_update": event.at,
         "completed_at": event.at,
         "error": event.error,
+        **_run_ended(snapshot, event.fu_id, event.at),
     }
     if entry.started_at is not None:
         update["duration_s"] = round((event.at - entry.started_at).total_seconds(), 3)

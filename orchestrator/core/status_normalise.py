@@ -44,8 +44,15 @@ _FU_STATUS_ALIASES = {
     "not_started": FuStatus.PENDING,
     "queued": FuStatus.PENDING,
 }
-_NOT_WRITTEN_BY_ORCHD = {FuStatus.BLOCKED, FuStatus.DEFERRED}
-# how orchd words the reason it records with those statuses (workers write their own)
+# The statuses the original script wrote; orchd writes every FuStatus. Any other status in an
+# entry orchd did not write came from a worker or a hand edit (`blocked`, `deferred`, …).
+_SCRIPT_STATUSES = {FuStatus.PENDING, FuStatus.RUNNING, FuStatus.COMPLETED, FuStatus.FAILED}
+# The seed's FU keys (README, and what the script and workers wrote); every other FuEntry field
+# is orchd's own, and orchd writes them all, so an entry carrying one of them is orchd's.
+_SEED_FU_FIELDS = {"fu_id", "worker_agent_id", "status", "progress", "started_at", "last_update"}
+_SEED_FU_FIELDS |= {"completed_at", "error"}
+_ORCHD_FU_FIELDS = set(FuEntry.model_fields) - _SEED_FU_FIELDS
+# how orchd words the reason it records with blocked/deferred (a file from before the markers)
 _ORCHD_REASONS = ("blocked: dependency", "deferred: batch skipped", "deferred by the manifest")
 _FU_FIELDS = set(FuEntry.model_fields)
 _BATCH_FIELDS = set(BatchEntry.model_fields)
@@ -124,15 +131,22 @@ def _extras(raw: dict[str, Any], known: set[str]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if isinstance(k, str) and k not in known}
 
 
-def _fu_status(value: Any, where: str, notes: _Notes, *, explained: bool = False) -> str:
-    """`explained`: the entry carries the reason orchd writes with `blocked` and `deferred`."""
+def _written_by_orchd(raw: dict[str, Any]) -> bool:
+    """The entry carries orchd's own fields, or the reason orchd gives a block or deferral."""
+    if any(key in raw for key in _ORCHD_FU_FIELDS):
+        return True
+    return str(raw.get("error") or "").startswith(_ORCHD_REASONS)
+
+
+def _fu_status(value: Any, where: str, notes: _Notes, *, orchd: bool = False) -> str:
+    """`orchd`: the entry is orchd's own (see `_written_by_orchd`), so any FuStatus is its."""
     if not isinstance(value, str):
         notes.add(where, f"status {_short(value)} is not text; read as pending")
         return FuStatus.PENDING.value
     lowered = value.strip().lower()
     if lowered in {s.value for s in FuStatus}:
         status = FuStatus(lowered)
-        if status in _NOT_WRITTEN_BY_ORCHD and not explained:
+        if status not in _SCRIPT_STATUSES and not orchd:
             notes.add(where, f"status {value!r} was written by a worker or by hand, not by orchd")
         elif lowered != value:
             notes.add(where, f"status {value!r} normalised to {lowered!r}")
@@ -180,7 +194,7 @@ def _fu(raw: Any, where: str, notes: _Notes) -> FuEntry | None:
             raw.get("status", "pending"),
             where,
             notes,
-            explained=str(raw.get("error") or "").startswith(_ORCHD_REASONS),
+            orchd=_written_by_orchd(raw),
         ),
         progress=progress,
         attempts=max(attempts, 0),
@@ -194,9 +208,9 @@ def _fu(raw: Any, where: str, notes: _Notes) -> FuEntry | None:
     for name in ("base_sha", "delivered_branch", "delivered_sha", "merge_commit", "note"):
         data[name] = _text(raw.get(name), f"{where}.{name}", notes)
     data["landed_at"] = _timestamp(raw.get("landed_at"), f"{where}.landed_at", notes)
-    data["run_requested_at"] = _timestamp(
-        raw.get("run_requested_at"), f"{where}.run_requested_at", notes
-    )
+    for name in ("run_requested_at", "run_started_at"):
+        data[name] = _timestamp(raw.get(name), f"{where}.{name}", notes)
+    data["run_time_s"] = max(_number(raw.get("run_time_s"), f"{where}.run_time_s", notes) or 0, 0)
     rounds = raw.get("conflict_rounds", 0)
     valid = isinstance(rounds, int) and not isinstance(rounds, bool)
     data["conflict_rounds"] = rounds if valid else 0
@@ -282,6 +296,10 @@ def _orchestrator(raw: Any, notes: _Notes) -> OrchestratorEntry:
         pid=pid,
         completed_at=_timestamp(raw.get("completed_at"), f"{where}.completed_at", notes),
         awaiting=awaiting,
+        first_started_at=_timestamp(
+            raw.get("first_started_at"), f"{where}.first_started_at", notes
+        ),
+        ended_at=_timestamp(raw.get("ended_at"), f"{where}.ended_at", notes),
     )
     return _build(OrchestratorEntry, data, where, notes)
 

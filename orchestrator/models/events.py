@@ -51,12 +51,14 @@ class FuRunRequested:
 
 @dataclass(frozen=True)
 class FuRunning:
-    """The agent exists and its run is known (created or adopted)."""
+    """The agent exists and its run is known (created or adopted). `run_created_at`, the
+    run's `createdAt`, lets an adopted run count from when it really began."""
 
     at: datetime
     fu_id: str
     agent_id: str
     run_id: str
+    run_created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,9 @@ class FuEntry(BaseModel):
     retry_budget_from: int = 1  # the attempt its retry budget counts from (a human retry resets)
     note: str | None = None  # what a person should know about its run (e.g. no liveness signal)
     run_requested_at: datetime | None = None  # a follow-up run asked for, its id not yet known
+    # agent time, for the sequential sum: kept across attempts, follow-ups and restarts
+    run_started_at: datetime | None = None  # when the agent run now open started (None: none)
+    run_time_s: float = 0.0  # the summed length of every agent run of this FU that ended
 
 
 class GateTest(BaseModel):
@@ -150,6 +153,9 @@ class OrchestratorEntry(BaseModel):
     pid: int | None = None
     completed_at: datetime | None = None
     awaiting: dict[str, Any] | None = None
+    # calendar time runs from the first start to the end, across restarts
+    first_started_at: datetime | None = None  # started_at is this process's start
+    ended_at: datetime | None = None  # when work last brought it to a final state
 
 
 class ErrorEntry(BaseModel):

@@ -178,19 +178,13 @@ def rows(text: str) -> dict[str, list[str]]:
 def test_the_release_branch_its_head_and_base_come_right_after_the_title() -> None:
     lines = render(snapshot()).splitlines()
     assert lines[0] == "v0.1.0 — running (batch 0.7)"
-    assert lines[1] == "release branch release/v0.1.0 at 4f1c2a9b7e3d (base main)"
+    assert "release branch release/v0.1.0 at 4f1c2a9b7e3d (base main)" in lines[1:4]
     assert HEAD not in "\n".join(lines)  # 12 hex digits, never the full SHA
 
 
-def test_a_landed_fu_shows_its_branch_and_short_merge_commit() -> None:
+def test_a_landed_fu_shows_its_gate_and_short_merge_commit() -> None:
     table = rows(render(snapshot()))
-    assert table["FU-100"][2:] == [
-        "completed",
-        "1",
-        "4m02s",
-        "cursor/fu-100-crypto-4e2a",
-        "c0ffee123456",
-    ]
+    assert table["FU-100"][2:] == ["completed", "1", "4m02s", "passed", "c0ffee123456"]
     assert table["FU-102"][-1] == "abcdef012345"
 
 
@@ -200,7 +194,7 @@ def test_fus_not_landed_yet_say_what_they_wait_for() -> None:
     assert table["FU-103"][-1] == "gate on b0.7.1"
     assert table["FU-104"][2] == "delivered"
     assert table["FU-104"][-1] == "conflict round 1"
-    assert table["FU-105"][-1] == "agent bc-5f1e0c2…"
+    assert table["FU-105"][-1] == "agent working"
     assert table["FU-107"][-1] == "-"
 
 
@@ -215,7 +209,7 @@ def test_each_batch_shows_its_gate_result_and_landed_commit() -> None:
     table = rows(render(snapshot()))
     assert table["batch 0"][1:] == ["completed", "passed (3 tests)", "9a8b7c6d5e4f"]
     assert table["batch 0.5"][1:] == ["completed", "passed (no tests ran)", "4f1c2a9b7e3d"]
-    assert table["batch 0.7"][1:] == ["gating", "-", "candidate b0.7.1 at 1234567890ab"]
+    assert table["batch 0.7"][1:] == ["gating", "-", "b0.7.1 at 1234567890ab"]
     assert table["batch 1"][1:] == ["skipped", "failed: IT-004, IT-005 (timeout)", "-"]
 
 
@@ -231,16 +225,15 @@ def test_a_pass_where_every_test_lacked_a_command_is_not_shown_as_a_plain_pass()
 
 def test_a_deferred_fu_lists_its_kept_branch() -> None:
     text = render(snapshot())
-    assert rows(text)["FU-106"][2:] == ["deferred", "1", "50m00s", DEFERRED_BRANCH, "branch kept"]
+    assert rows(text)["FU-106"][2:] == ["deferred", "1", "50m00s", "failed", "branch kept"]
     assert (
         "FU-106: deferred: batch skipped (IT-004 failed; IT-005 timeout); "
         f"its branch {DEFERRED_BRANCH} is kept"
     ) in text.splitlines()
 
 
-def test_pr_urls_and_failing_gate_logs_get_lines_of_their_own() -> None:
+def test_failing_gate_logs_get_lines_of_their_own_and_pr_urls_stay_out_of_the_table() -> None:
     text = render(snapshot())
-    assert "FU-100 PR: https://github.com/acme/neotoma/pull/101" in text.splitlines()
     assert "batch 1 IT-004 log: /state/gate/batch-1.log" in text.splitlines()
     assert all("https://" not in cells[-1] for cells in rows(text).values())
 
@@ -251,7 +244,6 @@ def test_the_report_fits_100_columns_with_every_fu_on_one_line() -> None:
     assert max(len(line) for line in table_lines) <= 100
     fu_lines = [line for line in table_lines if "FU-" in line]
     assert len(fu_lines) == 8  # no row spills onto a continuation line
-    assert "cursor/fu-101-schema-migration-77b1" in text
 
 
 def test_a_file_from_before_the_release_branch_shows_no_branch_line() -> None:
@@ -314,9 +306,9 @@ def test_the_summary_counts_work_delivered_but_not_landed_in_the_sequential_sum(
         status="failed", started_at="2026-11-30T10:00:00Z", completed_at="2026-11-30T11:00:00Z"
     )
     # landed 242 + 1301.5 + 75, delivered 580, merged 610; the deferred FU's 3000 s include
-    # the wait for a human and are not work
-    assert timing_line(StatusFile.model_validate(data)) == (
-        "calendar time 1h00m00s vs sequential sum 46m48s (0.8x faster)"
+    # the wait for a human and are not work; a failed release gets no speed-up
+    assert timing_line(StatusFile.model_validate(data)).splitlines()[0] == (
+        "calendar time 1h00m00s vs sequential sum 46m48s"
     )
 
 
@@ -327,5 +319,6 @@ def test_the_summary_prints_the_report_then_the_timing_line() -> None:
     ProgressView(out, live=False).summary(StatusFile.model_validate(data))
     lines = out.getvalue().splitlines()
     assert lines[0] == "v0.1.0 — summary"
-    assert lines[1] == "release branch release/v0.1.0 at 4f1c2a9b7e3d (base main)"
-    assert lines[-1].startswith("calendar time 30m00s vs sequential sum 46m48s")
+    assert lines[1] == "landed 3/8 (1 deferred) · took 30m00s"
+    assert lines[2] == "release branch release/v0.1.0 at 4f1c2a9b7e3d (base main)"
+    assert lines[-2].startswith("calendar time 30m00s vs sequential sum 46m48s (1.6x faster")
