@@ -352,7 +352,8 @@ class _Both:
             target.notify(event, text, **fields)
 
 
-PauseDisplay = Callable[[], contextlib.AbstractContextManager[None]]
+# async: the display may wait for the status write that shows the question before the prompt
+PauseDisplay = Callable[[], contextlib.AbstractAsyncContextManager[None]]
 
 
 def build_decider(
@@ -361,7 +362,7 @@ def build_decider(
     """Policy, `orchd decide` channel, or terminal prompt raced with it, per question kind."""
 
     async def _prompt(question: Question) -> Answer:
-        with pause_display() if pause_display else contextlib.nullcontext():
+        async with pause_display() if pause_display else contextlib.nullcontext():
             action, all_fus = await ask_terminal(
                 question.kind, format(question.batch_id, "f"), question.reason, question.choices
             )

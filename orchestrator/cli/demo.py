@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -24,9 +25,8 @@ import anyio
 import typer
 
 from orchestrator.adapters.git import MIN_GIT, GitError, git_version, run_git
-from orchestrator.adapters.logging import configure_logging
 from orchestrator.cli.options import fail
-from orchestrator.cli.start import run_prepared
+from orchestrator.cli.start import run_prepared, setup_output
 from orchestrator.daemon import prepare_start
 from orchestrator.engine.configure import Overrides
 from orchestrator.errors import InputError, OrchdError
@@ -123,10 +123,16 @@ def demo(
     live: Annotated[
         bool | None, typer.Option("--live/--plain", help="Live table (default on a TTY).")
     ] = None,
-    log_level: Annotated[str, typer.Option(help="Log level for stderr.")] = "error",
+    log_level: Annotated[
+        str, typer.Option(help="Log level for stderr: debug, info, warning, error.")
+    ] = "error",
+    log_format: Annotated[
+        str | None,
+        typer.Option(help="json or console (default: console on a terminal, else JSON)."),
+    ] = None,
 ) -> None:
     """Run neotoma's v0.1.0 release end to end against the fake Cursor server over loopback."""
-    configure_logging(level=log_level)
+    live = setup_output(live, log_level, log_format, default_level=log_level)
     try:
         _check_git()
         root = _copy_bundle(_workdir(workdir))
@@ -168,7 +174,8 @@ def demo(
             )
         except OrchdError as exc:
             raise fail(exc) from None
-        code = run_prepared(prepared, live=live)
+        where = f"--repo-root {shlex.quote(str(root))}"
+        code = run_prepared(prepared, live=live, decide_args=where)
         stats = _fake_stats(base_url)
         launches = stats.get("launches_per_fu", {})
         typer.echo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ import anyio
 import typer
 
 from orchestrator.adapters.console import ProgressView
-from orchestrator.adapters.logging import configure_logging
+from orchestrator.adapters.logging import configure_logging, log_option_problems
 from orchestrator.cli.options import ReleaseDir, RepoRoot, fail
 from orchestrator.daemon import (
     EXIT_FOR_STATUS,
@@ -23,7 +24,7 @@ from orchestrator.daemon import (
     run_release,
 )
 from orchestrator.engine.configure import Overrides
-from orchestrator.errors import ExitCode, OrchdError
+from orchestrator.errors import ExitCode, InputError, OrchdError
 from orchestrator.models.release import StrategyType
 
 
@@ -90,11 +91,21 @@ def start(
         Path | None,
         typer.Option(help="orchd's git cache and gate worktrees (default $XDG_STATE_HOME/orchd)."),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="debug, info, warning, error (default: info; warning under the table)."),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            help="json or console (default: console on a terminal; JSON when piped or under "
+            "systemd/launchd)."
+        ),
+    ] = None,
 ) -> None:
     """Run a release to its end. Exit 0 done, 1 failed, 2 bad input, 3 aborted, 4 the status
     file could not be written."""
-    configure_logging(level=log_level)
+    live = setup_output(live, log_level, log_format)
     overrides = Overrides(
         poll_interval_s=poll_interval,
         stale_after_minutes=stale_after,
@@ -124,10 +135,42 @@ def start(
         )
     except OrchdError as exc:
         raise fail(exc) from None
-    raise typer.Exit(int(run_prepared(prepared, live=live)))
+    where = decide_args(repo_root, release_dir)
+    raise typer.Exit(int(run_prepared(prepared, live=live, decide_args=where)))
 
 
-def run_prepared(prepared: Prepared, *, live: bool | None = None, **kwargs: Any) -> ExitCode:
+def setup_output(
+    live: bool | None,
+    log_level: str | None,
+    log_format: str | None,
+    *,
+    default_level: str | None = None,
+) -> bool:
+    """Check the log options (one line each, exit 2) and configure logging; return whether the
+    live table is shown. The default level is `info`, but `warning` under the table: info lines
+    would bury it, and the table and the sentences above it say what happened."""
+    problems = log_option_problems(log_level, log_format)
+    if problems:
+        raise fail(InputError("\n".join(problems)))
+    shown = sys.stdout.isatty() if live is None else live
+    level = log_level or default_level or ("warning" if shown else "info")
+    configure_logging(level=level.lower(), fmt=log_format)
+    return shown
+
+
+def decide_args(repo_root: Path, release_dir: Path | None) -> str:
+    """What `orchd decide` needs to find this release from any directory."""
+    args = []
+    if repo_root.resolve() != Path.cwd().resolve():
+        args.append(f"--repo-root {shlex.quote(str(repo_root.resolve()))}")
+    if release_dir is not None:
+        args.append(f"--release-dir {shlex.quote(str(release_dir.resolve()))}")
+    return " ".join(args)
+
+
+def run_prepared(
+    prepared: Prepared, *, live: bool | None = None, decide_args: str = "", **kwargs: Any
+) -> ExitCode:
     """Check the key, take the release lock, read what an earlier run left (under the lock),
     run in the foreground with the progress view; print the summary; return the exit code."""
     for line in prepared.plan.warnings:
@@ -139,7 +182,7 @@ def run_prepared(prepared: Prepared, *, live: bool | None = None, **kwargs: Any)
             existing, notes = read_existing(prepared.status_path)
             for note in notes:
                 typer.echo(f"note: {note}", err=True)
-            with ProgressView(live=live) as view:
+            with ProgressView(live=live, decide_args=decide_args) as view:
                 outcome = anyio.run(
                     lambda: run_release(
                         prepared.plan,

@@ -5,11 +5,15 @@ each batch's gate and landed commit, and all of it readable in 100 columns."""
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
+import anyio
+import pytest
 from rich.console import Console
 
 from orchestrator.adapters.console import ProgressView
+from orchestrator.adapters.live_board import LiveBoard
 from orchestrator.adapters.report import status_report, timing_line
 from orchestrator.models.status import StatusFile
 
@@ -273,6 +277,7 @@ def test_plain_progress_lines_follow_an_fu_from_delivery_to_landing() -> None:
     view = ProgressView(out, live=False)
     data = release_file()
     fu = data["batches"][2]["feature_units"][0]
+    view(StatusFile.model_validate(data))
     fu.update(status="delivered", branch="cursor/fu-103-entities-9f00")
     view(StatusFile.model_validate(data))
     fu["status"] = "merged"
@@ -285,19 +290,160 @@ def test_plain_progress_lines_follow_an_fu_from_delivery_to_landing() -> None:
     )
     view(StatusFile.model_validate(data))
     lines = out.getvalue().splitlines()
-    assert lines[0] == "release branch release/v0.1.0 at 4f1c2a9b7e3d (base main)"
-    assert "batch 0.7 FU-103: delivered attempt 1, branch cursor/fu-103-entities-9f00" in lines
-    assert "batch 0.7 FU-103: merged attempt 1, into candidate b0.7.1" in lines
-    assert "batch 0.7 FU-103: completed attempt 1, landed as merge 1234567890ab" in lines
-    assert (
-        "batch 0.7: completed, gate passed (1 test), landed 1234567890ab on release/v0.1.0" in lines
+    assert lines == [
+        "release v0.1.0 resumed: 3 of 8 FUs landed on release/v0.1.0 at 4f1c2a9b7e3d; 5 to go",
+        "batch 0.7 FU-103: delivered attempt 1, branch cursor/fu-103-entities-9f00",
+        "batch 0.7 FU-103: merged attempt 1, into candidate b0.7.1",
+        "batch 0.7: gate passed (1 test)",
+        "batch 0.7 FU-103: completed attempt 1, landed as merge 1234567890ab",
+        "batch 0.7 landed on release/v0.1.0 at 1234567890ab: FU-103",
+    ]
+
+
+def test_a_restarted_run_does_not_replay_the_earlier_runs_aborted_fus() -> None:
+    data = release_file()
+    for batch in data["batches"][2:]:
+        for fu in batch["feature_units"]:
+            fu.update(status="cancelled", error="not started: the release was aborted")
+    out = io.StringIO()
+    view = ProgressView(out, live=False)
+
+    view(StatusFile.model_validate(data))  # the first write of the new run
+    data["batches"][2]["feature_units"][2].update(status="launching", attempts=2, error=None)
+    view(StatusFile.model_validate(data))
+
+    assert out.getvalue().splitlines() == [
+        "release v0.1.0 resumed: 3 of 8 FUs landed on release/v0.1.0 at 4f1c2a9b7e3d; 5 to go",
+        "batch 0.7 FU-105: launching attempt 2 agent " + AGENT,
+    ]
+
+
+def neotoma_sized(landed: int) -> StatusFile:
+    """28 FUs in 14 batches, the first `landed` of them landed, the next two running."""
+    batches: list[dict[str, Any]] = []
+    for number in range(14):
+        fus = []
+        for slot in range(2):
+            index = 2 * number + slot
+            status = "completed" if index < landed else "pending"
+            if landed <= index < landed + 2:
+                status = "running"
+            fus.append(
+                {
+                    "fu_id": f"FU-{index:03d}",
+                    "status": status,
+                    "attempts": 0 if status == "pending" else 1,
+                    "worker_agent_id": AGENT if status == "running" else None,
+                    "merge_commit": MERGE_100 if status == "completed" else None,
+                }
+            )
+        done = all(f["status"] == "completed" for f in fus)
+        batch_status = "completed" if done else "pending"
+        if any(f["status"] == "running" for f in fus):
+            batch_status = "running"
+        batches.append({"batch_id": number, "status": batch_status, "feature_units": fus})
+    return StatusFile.model_validate(release_file(batches=batches))
+
+
+def draw(renderable: Any, *, width: int = 100, height: int = 30) -> list[str]:
+    out = io.StringIO()
+    console = Console(file=out, width=width, height=height, color_system=None)
+    console.print(renderable)
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("landed", [0, 10, 26])
+def test_the_live_board_of_28_fus_fits_a_100x30_terminal(landed: int) -> None:
+    lines = draw(LiveBoard(neotoma_sized(landed)))
+
+    assert len(lines) <= 29  # one line spare for the cursor: the region never scrolls
+    assert max(len(line) for line in lines) <= 100
+    assert lines[0].startswith(f"v0.1.0 — running · {landed}/28 FUs landed")
+    assert lines[-1].startswith(f"batches: {landed // 2}/14 landed")
+    shown = {cell.strip() for line in lines if "│" in line for cell in line.split("│")[1:2]}
+    assert {f"FU-{landed:03d}", f"FU-{landed + 1:03d}"} <= shown  # the running ones
+    folded = [re.match(r"(?:… )?(\d+) (?:more )?FUs", line) for line in lines]
+    assert len(shown) + sum(int(m[1]) for m in folded if m) == 28  # every FU shown or counted
+
+
+def test_the_live_board_folds_to_a_few_lines_on_a_small_terminal() -> None:
+    lines = draw(LiveBoard(neotoma_sized(10)), width=60, height=8)
+
+    assert len(lines) <= 7
+    assert max(len(line) for line in lines) <= 60
+    assert lines[0].startswith("v0.1.0 — running")
+
+
+def test_a_waiting_release_shows_the_question_under_the_board() -> None:
+    status = neotoma_sized(4)
+    status.orchestrator.awaiting = {
+        "kind": "batch_failure",
+        "batch_id": 2,
+        "choices": ["retry", "skip", "abort"],
+        "since": "2026-11-30T10:00:00+00:00",
+    }
+    lines = draw(LiveBoard(status, decide_args="--repo-root /src/n"), width=200)
+
+    assert lines[-1] == (
+        "waiting for you: run `orchd decide v0.1.0 retry|skip|abort --repo-root /src/n` "
+        "(batch 2 failed)"
     )
-    assert (
-        f"batch 1 FU-106: deferred attempt 1, branch {DEFERRED_BRANCH} kept — deferred: "
-        "batch skipped (IT-004 failed; IT-005 timeout); its branch "
-        f"{DEFERRED_BRANCH} is kept"
-    ) in lines
-    assert sum("FU-103" in line for line in lines) == 3  # one line per change, no repeats
+
+
+def test_above_the_live_table_only_what_a_person_acts_on_is_printed() -> None:
+    out = io.StringIO()
+    data = release_file()
+    with ProgressView(out, live=True) as view:
+        view(StatusFile.model_validate(data))
+        data["batches"][4]["feature_units"][0].update(status="running", attempts=1)
+        data["orchestrator"]["awaiting"] = {
+            "kind": "checkpoint",
+            "batch_id": 1,
+            "choices": ["continue", "abort"],
+            "since": "2026-11-30T10:00:00+00:00",
+        }
+        view(StatusFile.model_validate(data))
+
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    assert "batch 2 FU-107: running attempt 1" not in lines  # the table shows it
+    assert lines[-1] == (
+        "waiting for you: run `orchd decide v0.1.0 continue|abort` (checkpoint after batch 1: "
+        "review before the release goes on)"
+    )
+
+
+@pytest.mark.asyncio
+async def test_the_prompt_shows_the_state_it_asks_about_not_the_one_a_write_before() -> None:
+    """The question is emitted just before the prompt opens, but written a tick later: the
+    table above the prompt must show FU-105 escalated, not still running."""
+    out = io.StringIO()
+    data = release_file()
+    fu = data["batches"][2]["feature_units"][2]
+    fu.update(status="running", attempts=4)
+    with ProgressView(out, live=True) as view:
+        view(StatusFile.model_validate(data))
+        fu.update(status="needs_human", error="agent ERROR on attempt 4")
+        data["batches"][2]["status"] = "awaiting_decision"
+        data["orchestrator"]["awaiting"] = {
+            "kind": "batch_failure",
+            "batch_id": 0.7,
+            "choices": ["retry", "fix", "skip", "abort"],
+            "since": "2026-11-30T10:00:00+00:00",
+        }
+        escalated = StatusFile.model_validate(data)
+
+        async def write_a_tick_later() -> None:
+            await anyio.lowlevel.checkpoint()
+            view(escalated)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(write_a_tick_later)
+            async with view.paused():
+                at_prompt = out.getvalue()
+
+    table = rows(at_prompt[at_prompt.rindex("v0.1.0 — running") :])
+    assert table["FU-105"][2] == "needs_human"
+    assert table["batch 0.7"][1] == "awaiting_decision"
 
 
 def test_the_summary_counts_work_delivered_but_not_landed_in_the_sequential_sum() -> None:
