@@ -51,6 +51,9 @@ def _register_commands() -> None:
     from orchestrator.cli import decide
 
     decide.register(app)
+    from orchestrator.cli import dashboard
+
+    dashboard.register(app)
 
 
 _register_commands()
