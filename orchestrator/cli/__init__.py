@@ -72,6 +72,9 @@ def _register_commands() -> None:
     from orchestrator.cli import watch
 
     watch.register(app)
+    from orchestrator.cli import dashboard
+
+    dashboard.register(app)
 
 
 _register_commands()

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel
 
 from orchestrator.adapters.plan_report import render_plan
 from orchestrator.adapters.release_loader import load_release
 from orchestrator.errors import ExitCode, InputError, ValidationFailed
+from orchestrator.models.dashboard import ReleaseList
 from orchestrator.models.release import ReleasePlan, StrategyType
 from orchestrator.models.status import StatusFile
 
@@ -19,6 +21,7 @@ from orchestrator.models.status import StatusFile
 class SchemaName(StrEnum):
     MANIFEST = "manifest"
     STATUS = "status"
+    DASHBOARD = "dashboard"
 
 
 def validate(
@@ -56,10 +59,18 @@ def validate(
 
 
 def schema(
-    name: Annotated[SchemaName, typer.Argument(help="manifest (the plan) or status.")],
+    name: Annotated[
+        SchemaName, typer.Argument(help="manifest (the plan), status or dashboard (its JSON).")
+    ],
 ) -> None:
-    """Print the JSON Schema of the release plan or of agent_status.json."""
-    model = ReleasePlan if name is SchemaName.MANIFEST else StatusFile
+    """Print the JSON Schema of the release plan, of agent_status.json, or of the dashboard's
+    GET /api/releases."""
+    models: dict[SchemaName, type[BaseModel]] = {
+        SchemaName.MANIFEST: ReleasePlan,
+        SchemaName.STATUS: StatusFile,
+        SchemaName.DASHBOARD: ReleaseList,
+    }
+    model = models[name]
     typer.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
