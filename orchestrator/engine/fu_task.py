@@ -345,7 +345,13 @@ class FuDriver:
         log_.info("agent.launched", run_id=run.id)
         self._active = run
         self.emit(
-            FuRunning(at=self.settings.now(), fu_id=self.unit.id, agent_id=agent_id, run_id=run.id)
+            FuRunning(
+                at=self.settings.now(),
+                fu_id=self.unit.id,
+                agent_id=agent_id,
+                run_id=run.id,
+                run_created_at=run.created_at,  # an adopted run counts from its real start
+            )
         )
         try:
             await anyio.lowlevel.checkpoint()  # a cancel that arrived during the create lands here
