@@ -103,8 +103,21 @@ def did_you_mean(word: str, known: Iterable[str], *, noun: str = "known keys") -
     return f"did you mean `{close}`?" if close else f"{noun}: " + ", ".join(names)
 
 
+def _common_start(a: str, b: str) -> int:
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return index
+    return min(len(a), len(b))
+
+
 def by_closeness(word: str, names: Iterable[str]) -> list[str]:
-    """`names` ordered closest to `word` first (edit distance ignoring case, ties in
-    alphabetical order)."""
+    """`names` ordered closest to `word` first: edit distance ignoring case, then the longer
+    common start (`v0.2.1` is nearer `v0.2.0` than `v0.1.1`), then alphabetical order."""
     target = word.lower()
-    return sorted(set(names), key=lambda name: (edit_distance(target, name.lower()), name))
+
+    def key(name: str) -> tuple[int, int, str]:
+        lowered = name.lower()
+        shared = _common_start(target, lowered)
+        return edit_distance(target, lowered), -shared, name
+
+    return sorted(set(names), key=key)
