@@ -174,7 +174,7 @@ def release_repository(repo_root: Path, release_dir: Path | None) -> Path | None
 
 
 MAX_STATUS_NAME_LENGTH = 200
-"""Room for the files orchd keeps beside it (`.pid`, `.lock`, `.decision`, temp files)."""
+"""Room for the temp files orchd writes beside it (`.<name>.<random>.tmp`)."""
 
 
 def _existing_status_problem(path: Path, release_id: str) -> str | None:
@@ -221,7 +221,7 @@ def _check_status_file(
 ) -> tuple[str | None, LocatedError | None]:
     """The manifest's `agent_spawning.status_file` as an absolute path orchd may write, or why
     not: it must lie in the repository, end in `.json`, and replace only a status file of this
-    release (orchd writes it, and `.pid`, `.lock`, `.decision` files beside it)."""
+    release (orchd writes it, and its temp files beside it)."""
     value = data.limits.status_file
     if not value:
         return None, None
