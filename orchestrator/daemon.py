@@ -38,6 +38,7 @@ from orchestrator.adapters.git import GitCache, GitError
 from orchestrator.adapters.notify import Notifier
 from orchestrator.adapters.prompt_template import load_prompt_template
 from orchestrator.adapters.release_loader import MANIFEST, load_release, load_status_file
+from orchestrator.adapters.state_dir import release_runtime_dir, resolve_state_dir
 from orchestrator.adapters.terminal_prompt import ask_terminal
 from orchestrator.core.backoff import BackoffPolicy
 from orchestrator.engine.asking import Notify
@@ -125,20 +126,11 @@ def status_path_for(plan: ReleasePlan, repo_root: Path) -> Path:
     return Path(plan.release_dir) / "agent_status.json"
 
 
-def default_state_dir(env: Mapping[str, str]) -> Path:
-    """`$STATE_DIRECTORY` (systemd's StateDirectory=orchd), else `$XDG_STATE_HOME/orchd`, else
-    `~/.local/state/orchd`: orchd's git cache and gate worktrees, never the user's checkout."""
-    if env.get("STATE_DIRECTORY"):
-        return Path(env["STATE_DIRECTORY"].split(":")[0])
-    xdg = env.get("XDG_STATE_HOME", "").strip()
-    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "orchd"
-
-
 def merge_queue_for(
     plan: ReleasePlan, settings: EngineSettings, repo_url: str, base_branch: str
 ) -> MergeQueue:
     """One bare cache per (release, remote): releases never share a repo's ref locks."""
-    state = settings.state_dir or default_state_dir(os.environ)
+    state = resolve_state_dir(settings.state_dir)
     key = hashlib.sha256(repo_url.encode()).hexdigest()[:12]
     name = f"{plan.release_id}-{key}"
     return MergeQueue(
@@ -160,17 +152,45 @@ def candidate_attempts(existing: StatusFile | None) -> dict[Decimal, int]:
     return found
 
 
-def pid_path(status_path: Path) -> Path:
-    """`<status file>.pid`: the release lock, holding the running orchd's pid."""
-    return status_path.with_name(status_path.name + ".pid")
+def pid_path(status_path: Path, state_dir: Path | None = None) -> Path:
+    """`orchd.pid` in the release's folder of the state dir: the release lock, holding the
+    running orchd's pid (`--state-dir`, else the environment's state dir)."""
+    return release_runtime_dir(status_path, resolve_state_dir(state_dir)) / "orchd.pid"
+
+
+_LEGACY_SUFFIXES = (".lock", ".decision", ".decision.taken", ".decision.rejected")
+"""What orchd 0.x kept beside the status file, in the user's checkout (and `.pid`)."""
+
+
+def _remove_legacy_files(status_path: Path) -> None:
+    """An earlier orchd's lock and decision files beside the status file: removed, so an
+    upgraded checkout's `git status` shows only the status file. Its `.pid` only when no
+    orchd holds it."""
+    for suffix in _LEGACY_SUFFIXES:
+        with contextlib.suppress(OSError):
+            status_path.with_name(status_path.name + suffix).unlink(missing_ok=True)
+    legacy_pid = status_path.with_name(status_path.name + ".pid")
+    try:
+        fd = os.open(legacy_pid, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        legacy_pid.unlink()
+    except OSError:
+        pass  # held by an orchd from before the upgrade, or not ours to remove
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
-def release_lock(status_path: Path) -> Iterator[None]:
-    """One orchd per release: an exclusive flock on `<status file>.pid` holding our pid."""
-    lock_file = pid_path(status_path)
+def release_lock(status_path: Path, state_dir: Path | None = None) -> Iterator[None]:
+    """One orchd per release: an exclusive flock on `orchd.pid` (see `pid_path`) holding our
+    pid, in the state dir so the user's checkout holds only the status file."""
+    lock_file = pid_path(status_path, state_dir)
     try:
-        status_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        (lock_file.parent / "status_file").write_text(f"{os.path.realpath(status_path)}\n")
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise _unwritable(lock_file, exc) from None
@@ -188,6 +208,7 @@ def release_lock(status_path: Path) -> Iterator[None]:
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         except OSError as exc:
             raise _unwritable(lock_file, exc) from None
+        _remove_legacy_files(status_path)
         try:
             yield
         finally:
@@ -200,13 +221,14 @@ def release_lock(status_path: Path) -> Iterator[None]:
 def _unwritable(path: Path, exc: OSError) -> StatusWriteFailed:
     reason = exc.strerror or str(exc)
     return StatusWriteFailed(
-        f"{path}: cannot write beside the status file ({reason}); nothing was launched"
+        f"{path}: cannot write in orchd's state dir ({reason}); nothing was launched "
+        "(--state-dir, $STATE_DIRECTORY or $XDG_STATE_HOME choose it)"
     )
 
 
-def running_orchd(status_path: Path) -> int | None:
+def running_orchd(status_path: Path, state_dir: Path | None = None) -> int | None:
     """The pid of the orchd holding this release's lock, or None when none is running."""
-    lock_file = pid_path(status_path)
+    lock_file = pid_path(status_path, state_dir)
     try:
         fd = os.open(lock_file, os.O_RDONLY)
     except FileNotFoundError:
@@ -257,11 +279,12 @@ async def run_release(
 ) -> ReleaseOutcome:
     """Run the release to its end (or abort) and return the outcome."""
     modes = modes or DecisionModes("fail", "continue", None)
+    runtime = release_runtime_dir(status_path, resolve_state_dir(settings.state_dir))
     # a decision left by an earlier run must not answer this run's first question
     try:
-        decision_path(status_path).unlink(missing_ok=True)
+        decision_path(runtime).unlink(missing_ok=True)
     except OSError as exc:
-        raise _unwritable(decision_path(status_path), exc) from None
+        raise _unwritable(decision_path(runtime), exc) from None
     settings = replace(settings, repo_url=run_env.repo_url, release_branch=run_env.release_branch)
     max_connections = max(20, 2 * plan.limits.effective_parallel + 10)
     async with build_http_client(
@@ -287,10 +310,11 @@ async def run_release(
             queue,
             existing=existing,
             writer_hook=on_change,
-            decider=decider or build_decider(modes, status_path, pause_display),
+            decider=decider or build_decider(modes, runtime, pause_display),
             notifier=_Both(notifier, extra_notifier) if extra_notifier else notifier,
             keep_siblings_on_failure=None if decider else modes.on_batch_failure == "fail",
         )
+        supervisor.lander.log_dir = runtime / "gate_logs"  # not beside the status file
         trigger = shutdown_trigger or (_signal_trigger if install_signal_handlers else None)
         try:
             async with anyio.create_task_group() as group:
@@ -357,9 +381,10 @@ PauseDisplay = Callable[[], contextlib.AbstractAsyncContextManager[None]]
 
 
 def build_decider(
-    modes: DecisionModes, status_path: Path, pause_display: PauseDisplay | None = None
+    modes: DecisionModes, control_dir: Path, pause_display: PauseDisplay | None = None
 ) -> Decider:
-    """Policy, `orchd decide` channel, or terminal prompt raced with it, per question kind."""
+    """Policy, `orchd decide` channel, or terminal prompt raced with it, per question kind.
+    `control_dir` is the release's folder in the state dir, where `orchd decide` writes."""
 
     async def _prompt(question: Question) -> Answer:
         async with pause_display() if pause_display else contextlib.nullcontext():
@@ -371,7 +396,7 @@ def build_decider(
     def for_mode(mode: str) -> Decider:
         if mode in {"abort", "skip", "fail", "continue"}:
             return PolicyDecider(on_batch_failure=mode, on_checkpoint=mode)
-        channel = ChannelDecider(status_path, deadline_s=modes.deadline_s)
+        channel = ChannelDecider(control_dir, deadline_s=modes.deadline_s)
         if mode == "prompt":
             return RacingDecider(channel, prompt=_prompt, deadline_s=modes.deadline_s)
         return channel
@@ -407,6 +432,7 @@ def prepare_start(
     The status file an earlier run left is read later, under the release lock
     (`read_existing`)."""
     run_env = env_for_start(env)
+    overrides = replace(overrides, state_dir=resolve_state_dir(overrides.state_dir, env))
     plan = load_release(
         release_id,
         repo_root=repo_root,
@@ -433,7 +459,9 @@ def prepare_start(
     return Prepared(plan, settings, run_env, status_path, modes, notify_url)
 
 
-def read_existing(status_path: Path) -> tuple[StatusFile | None, tuple[str, ...]]:
+def read_existing(
+    status_path: Path, state_dir: Path | None = None
+) -> tuple[StatusFile | None, tuple[str, ...]]:
     """The status file an earlier run left, and notes about it. Call it holding
     `release_lock`: two starts never both take the same old file as their starting point."""
     existing: StatusFile | None = None
@@ -441,7 +469,7 @@ def read_existing(status_path: Path) -> tuple[StatusFile | None, tuple[str, ...]
     if status_path.exists():
         existing, odd = load_status_file(status_path)
         notes = tuple(f"{status_path}: {note}" for note in odd)
-    stale = decision_path(status_path)
+    stale = decision_path(release_runtime_dir(status_path, resolve_state_dir(state_dir)))
     if stale.exists():
         notes = (*notes, f"{stale}: a decision left from an earlier run was discarded")
     return existing, notes

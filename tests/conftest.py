@@ -35,3 +35,14 @@ def _fresh_structlog() -> Generator[None, None, None]:
     structlog.reset_defaults()
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Generator[None, None, None]:
+    """orchd's default state dir (release locks, decisions, gate logs) in a temp dir, for this
+    process and the orchd processes tests start (module fixtures too): never the user's
+    ~/.local/state/orchd."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("STATE_DIRECTORY", raising=False)
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+        yield

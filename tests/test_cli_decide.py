@@ -19,6 +19,7 @@ from orchestrator.adapters.decisions import (
     next_decision,
     submit_decision,
 )
+from orchestrator.adapters.state_dir import release_runtime_dir, resolve_state_dir
 from orchestrator.cli import app
 from orchestrator.errors import InputError
 
@@ -46,6 +47,12 @@ BATCH_FAILURE = {
 }
 
 
+def control(status_path: Path, state_dir: Path | None = None) -> Path:
+    """Where the daemon of this status file takes decisions (by default, the state dir the
+    environment names)."""
+    return release_runtime_dir(status_path, resolve_state_dir(state_dir))
+
+
 def decide(release_dir: Path, *args: str) -> Any:
     argv = ["decide", RELEASE, *args, "--release-dir", str(release_dir)]
     return CliRunner().invoke(app, argv)
@@ -57,8 +64,9 @@ class StandIn:
     `orchd decide` returns once the control file is gone, which is before the thread has
     recorded what it took: read it with `taken()`, which waits for the record."""
 
-    def __init__(self, status_path: Path) -> None:
+    def __init__(self, status_path: Path, state_dir: Path | None = None) -> None:
         self.status_path = status_path
+        self.state_dir = state_dir
         self._taken: list[Decision] = []
         self._recorded = threading.Event()
         self._thread = threading.Thread(target=anyio.run, args=(self._take,))
@@ -66,7 +74,8 @@ class StandIn:
     async def _take(self) -> None:
         try:
             with anyio.move_on_after(10):
-                self._taken.append(await next_decision(self.status_path, poll_s=0.01))
+                found = await next_decision(control(self.status_path, self.state_dir), poll_s=0.01)
+                self._taken.append(found)
         finally:
             self._recorded.set()
 
@@ -81,7 +90,7 @@ class StandIn:
     def stop(self) -> None:
         if not self._recorded.is_set():  # unblock the thread when the test delivered nothing
             with contextlib.suppress(InputError):
-                submit_decision(self.status_path, Decision(action="abort"))
+                submit_decision(control(self.status_path, self.state_dir), Decision(action="abort"))
         self._thread.join()
 
 
@@ -112,7 +121,7 @@ def test_without_a_running_orchd_the_decision_is_queued_exit_1(tmp_path: Path) -
     assert result.stdout.startswith(
         f"queued: no orchd took it within 0.1s (is it running? orchd status {RELEASE})"
     )
-    assert Decision.model_validate_json(decision_path(status).read_text()).action == "skip"
+    assert Decision.model_validate_json(decision_path(control(status)).read_text()).action == "skip"
 
     again = decide(tmp_path, "abort", "--wait", "0")
     assert again.exit_code == 2
@@ -124,11 +133,11 @@ def test_nothing_awaited_is_refused_unless_forced(tmp_path: Path) -> None:
     result = decide(tmp_path, "abort")
     assert result.exit_code == 2
     assert f"release {RELEASE} is not waiting for a decision" in result.stderr
-    assert not decision_path(status).exists()
+    assert not decision_path(control(status)).exists()
 
     forced = decide(tmp_path, "abort", "--force", "--wait", "0")
     assert forced.exit_code == 1
-    assert decision_path(status).exists()
+    assert decision_path(control(status)).exists()
 
 
 def test_action_not_offered_is_refused_with_the_allowed_choices(tmp_path: Path) -> None:
@@ -139,7 +148,7 @@ def test_action_not_offered_is_refused_with_the_allowed_choices(tmp_path: Path) 
         "orchd: continue is not a choice for the batch failure of batch 0.5; "
         "choose one of: retry, skip, abort"
     )
-    assert not decision_path(status).exists()
+    assert not decision_path(control(status)).exists()
 
 
 def test_checkpoint_accepts_continue(tmp_path: Path, daemon: StandIn) -> None:
@@ -171,3 +180,24 @@ def test_missing_status_file_says_start_has_not_run(tmp_path: Path) -> None:
     result = decide(tmp_path, "abort")
     assert result.exit_code == 2
     assert "no status file (has `orchd start v0.1.1` run?)" in result.stderr
+
+
+def test_decide_reaches_the_orchd_started_with_the_same_state_dir(tmp_path: Path) -> None:
+    state = tmp_path / "service-state"
+    status = write_status(tmp_path, BATCH_FAILURE)
+    stand_in = StandIn(status, state)  # an orchd started with --state-dir service-state
+    stand_in.start()
+    try:
+        elsewhere = decide(tmp_path, "skip", "--wait", "0.1")  # the default state dir
+        assert elsewhere.exit_code == 1
+        assert elsewhere.stdout.endswith(
+            f"(it is in {decision_path(control(status))}: an orchd started with another "
+            "--state-dir does not see it)\n"
+        )
+        decision_path(control(status)).unlink()
+        result = decide(tmp_path, "skip", "--state-dir", str(state))
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "delivered: skip batch 0.5\n"
+        assert stand_in.taken().action == "skip"
+    finally:
+        stand_in.stop()

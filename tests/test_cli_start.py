@@ -19,7 +19,13 @@ from orchestrator.adapters.cursor.settings import CursorSettings
 from orchestrator.adapters.release_loader import load_status_file
 from orchestrator.cli import app
 from orchestrator.cli import start as start_cli
-from orchestrator.daemon import check_api_key, env_for_start, release_lock, running_orchd
+from orchestrator.daemon import (
+    check_api_key,
+    env_for_start,
+    pid_path,
+    release_lock,
+    running_orchd,
+)
 from orchestrator.errors import ExitCode, InputError, StatusWriteFailed
 from orchestrator.models.status import StatusFile
 
@@ -206,13 +212,15 @@ def test_a_second_start_is_refused_without_reading_the_running_ones_file(
     assert holders == []
 
 
-def test_a_release_dir_that_cannot_hold_the_lock_is_one_line_exit_4(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")  # the release dir's place is taken by a file: mkdir fails
-    with pytest.raises(StatusWriteFailed) as caught, release_lock(blocker / "agent_status.json"):
+def test_a_state_dir_that_cannot_hold_the_lock_is_one_line_exit_4(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("")  # the state dir's place is taken by a file: mkdir fails
+    status = tmp_path / "v0.0.1" / "agent_status.json"
+    with pytest.raises(StatusWriteFailed) as caught, release_lock(status, blocker):
         pass
     assert caught.value.exit_code is ExitCode.STATUS_NOT_WRITTEN
     assert str(caught.value) == (
-        f"{blocker}/agent_status.json.pid: cannot write beside the status file (File exists); "
-        "nothing was launched"
+        f"{pid_path(status, blocker)}: cannot write in orchd's state dir (Not a directory); "
+        "nothing was launched (--state-dir, $STATE_DIRECTORY or $XDG_STATE_HOME choose it)"
     )
+    assert not status.parent.exists()  # nothing written in the checkout either

@@ -1,10 +1,11 @@
 """The decision channel from `orchd decide` (another process) to the daemon: a control file.
 
-No network port: the decision is a small JSON file next to the status file
-(`agent_status.json.decision`), so whoever may write the release's status directory may decide.
-The CLI creates it atomically and exclusively (temp file, fsync, hard link), so the daemon never
-reads half a file and two deciders never overwrite each other; the daemon claims it by renaming
-it to `.decision.taken`, which is also how the CLI learns it was delivered.
+No network port: the decision is a small JSON file (`decision.json`) in the release's folder
+under orchd's state dir (`state_dir.release_runtime_dir`, passed here as `control_dir`), not in
+the user's checkout; whoever may write that folder may decide. The CLI creates it atomically and
+exclusively (temp file, fsync, hard link), so the daemon never reads half a file and two
+deciders never overwrite each other; the daemon claims it by renaming it to
+`decision.taken.json`, which is also how the CLI learns it was delivered.
 """
 
 from __future__ import annotations
@@ -67,14 +68,14 @@ class Decision(BaseModel):
         return text
 
 
-def decision_path(status_path: Path) -> Path:
-    """`<status file>.decision`, in the status file's directory."""
-    return status_path.with_name(status_path.name + ".decision")
+def decision_path(control_dir: Path) -> Path:
+    """The pending decision: `decision.json` in the release's folder of the state dir."""
+    return control_dir / "decision.json"
 
 
-def taken_path(status_path: Path) -> Path:
+def taken_path(control_dir: Path) -> Path:
     """Where the daemon moves the decision it took (the last one stays for the record)."""
-    return status_path.with_name(status_path.name + ".decision.taken")
+    return control_dir / "decision.taken.json"
 
 
 def _pending_error(path: Path) -> InputError:
@@ -89,11 +90,16 @@ def _pending_error(path: Path) -> InputError:
     )
 
 
-def submit_decision(status_path: Path, decision: Decision) -> Path:
+def submit_decision(control_dir: Path, decision: Decision) -> Path:
     """Write the decision file atomically; refuse while an earlier one is not yet taken."""
-    path = decision_path(status_path)
-    if not path.parent.is_dir():
-        raise InputError(f"{path.parent}: no such directory (is the release id right?)")
+    path = decision_path(control_dir)
+    try:
+        control_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"{control_dir}: cannot write the decision there ({exc.strerror or exc}); "
+            "is --state-dir the one the running orchd uses?"
+        ) from None
     data = (decision.model_dump_json(indent=2) + "\n").encode()
     with durable_temp(path, data) as tmp_name:
         try:
@@ -108,11 +114,11 @@ def submit_decision(status_path: Path, decision: Decision) -> Path:
     return path
 
 
-def _take(status_path: Path) -> bytes | None:
+def _take(control_dir: Path) -> bytes | None:
     """Claim the pending decision by renaming it (atomic: only one taker); None if none."""
-    taken = taken_path(status_path)
+    taken = taken_path(control_dir)
     try:
-        os.replace(decision_path(status_path), taken)
+        os.replace(decision_path(control_dir), taken)
     except FileNotFoundError:
         return None
     return taken.read_bytes()
@@ -132,7 +138,7 @@ def _rejection(
 
 
 async def next_decision(
-    status_path: Path,
+    control_dir: Path,
     *,
     poll_s: float = 0.5,
     choices: Collection[str] | None = None,
@@ -144,9 +150,9 @@ async def next_decision(
     `batch_id` (when both are given), is consumed, logged as `decision.rejected` and ignored.
     Cancel the caller (deadline, shutdown) to stop waiting.
     """
-    path = decision_path(status_path)
+    path = decision_path(control_dir)
     while True:
-        raw = _take(status_path)
+        raw = _take(control_dir)
         if raw is not None:
             try:
                 decision = Decision.model_validate_json(raw)
@@ -172,26 +178,26 @@ async def next_decision(
                 log.warning(
                     "decision.rejected", path=str(path), decision_id=decision.id, problem=reason
                 )
-                _record_rejection(status_path, decision.id, reason)
+                _record_rejection(control_dir, decision.id, reason)
         await anyio.sleep(poll_s)
 
 
-def rejected_path(status_path: Path) -> Path:
-    return status_path.with_name(status_path.name + ".decision.rejected")
+def rejected_path(control_dir: Path) -> Path:
+    return control_dir / "decision.rejected.json"
 
 
-def _record_rejection(status_path: Path, decision_id: str, reason: str) -> None:
+def _record_rejection(control_dir: Path, decision_id: str, reason: str) -> None:
     """Tell the `orchd decide` that sent it why its decision was not used."""
     data = (json.dumps({"id": decision_id, "problem": reason}) + "\n").encode()
-    path = rejected_path(status_path)
+    path = rejected_path(control_dir)
     with durable_temp(path, data) as tmp_name:
         os.replace(tmp_name, path)
 
 
-def rejection_of(status_path: Path, decision_id: str) -> str | None:
+def rejection_of(control_dir: Path, decision_id: str) -> str | None:
     """Why the daemon rejected decision `decision_id`, or None if it did not."""
     try:
-        record = json.loads(rejected_path(status_path).read_text("utf-8"))
+        record = json.loads(rejected_path(control_dir).read_text("utf-8"))
     except (OSError, ValueError):
         return None
     if isinstance(record, dict) and record.get("id") == decision_id:
@@ -199,10 +205,10 @@ def rejection_of(status_path: Path, decision_id: str) -> str | None:
     return None
 
 
-def pending_decision_id(status_path: Path) -> str | None:
+def pending_decision_id(control_dir: Path) -> str | None:
     """Id of the decision waiting in the file, '' if it is unreadable, None if none waits."""
     try:
-        raw = decision_path(status_path).read_bytes()
+        raw = decision_path(control_dir).read_bytes()
     except FileNotFoundError:
         return None
     try:
@@ -212,7 +218,7 @@ def pending_decision_id(status_path: Path) -> str | None:
 
 
 def wait_consumed(
-    status_path: Path,
+    control_dir: Path,
     timeout_s: float,
     *,
     decision_id: str | None = None,
@@ -224,7 +230,7 @@ def wait_consumed(
     """
     deadline = time.monotonic() + max(timeout_s, 0.0)
     while True:
-        pending = pending_decision_id(status_path)
+        pending = pending_decision_id(control_dir)
         if pending is None or (decision_id is not None and pending != decision_id):
             return True
         remaining = deadline - time.monotonic()

@@ -25,7 +25,9 @@ from orchestrator.adapters.yaml_nodes import (
     text_field,
     to_plain,
     value_pos,
+    warn_near_misses,
 )
+from orchestrator.core.near_names import closest_name
 from orchestrator.models.batch_id import format_batch_id, parse_batch_id
 from orchestrator.models.release import (
     Batch,
@@ -42,6 +44,7 @@ MAX_FU_ID_LENGTH = 100
 FU_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LEADING_FU_RE = re.compile(r"^\s*(FU-[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*)")
 _CHECKPOINT_RE = re.compile(r"^checkpoint_(.+)_after_batch$")
+_FIRST_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 _TRIGGER_RE = re.compile(r"^\s*after[_ ]batch[_ ]?(\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
 _FU_KEYS = {
     "id",
@@ -55,6 +58,19 @@ _FU_KEYS = {
     "max_duration_minutes",
     "model",
 }
+_TOP_KEYS = {
+    "release",
+    "execution_strategy",
+    "execution_limits",
+    "feature_units",
+    "execution_schedule",
+    "checkpoints",
+}
+"""Top-level sections orchd reads, besides any `deferred*` one."""
+_RELEASE_KEYS = {"id", "name", "status"}
+_SCHEDULE_KEYS = {"batches"}
+_BATCH_KEYS = {"batch_id", "feature_units", "dependencies", "title", "name"}
+_CHECKPOINT_ITEM_KEYS = {"id", "name", "trigger", "after_batch"}
 
 
 @dataclass
@@ -174,6 +190,7 @@ def _feature_unit(node: Any, index: int, seq: Any, col: Collector) -> FeatureUni
         return None
     fu_id = str(fu_id)
     name = f"feature_units[{fu_id}]"
+    warn_near_misses(col, node, name, _FU_KEYS)
     fields: dict[str, Any] = {"id": fu_id, "source": col.source(pos)}
     fields["name"] = text_field(node, "name", col, f"{name}.name")
     fields["notes"] = text_field(node, "notes", col, f"{name}.notes")
@@ -211,6 +228,7 @@ def _batches(root: Any, col: Collector) -> tuple[list[Batch] | None, dict[int, l
     if not isinstance(schedule, dict):
         col.error(value_pos(root, "execution_schedule"), "execution_schedule", "must be a mapping")
         return None, refs
+    warn_near_misses(col, schedule, "execution_schedule", _SCHEDULE_KEYS)
     raw = schedule.get("batches")
     if raw is None:
         return None, refs
@@ -234,7 +252,7 @@ def _batches(root: Any, col: Collector) -> tuple[list[Batch] | None, dict[int, l
                 "use a number such as 0, 0.5 or 3",
             )
             continue
-        known = {"batch_id", "feature_units", "dependencies", "title", "name"}
+        warn_near_misses(col, node, name, _BATCH_KEYS)
         batch_refs: list[_BatchRef] = []
         dependencies = _id_list(node, "dependencies", col, f"{name}.dependencies", batch_refs)
         if batch_refs:
@@ -246,7 +264,7 @@ def _batches(root: Any, col: Collector) -> tuple[list[Batch] | None, dict[int, l
                 dependencies=dependencies,
                 title=text_field(node, "title", col, f"{name}.title")
                 or text_field(node, "name", col, name),
-                extra={str(k): to_plain(v) for k, v in node.items() if k not in known},
+                extra={str(k): to_plain(v) for k, v in node.items() if k not in _BATCH_KEYS},
                 source=col.source(pos),
             )
         )
@@ -333,11 +351,13 @@ def _checkpoints(root: Any, col: Collector) -> list[Checkpoint]:
     for key in node:
         match = _CHECKPOINT_RE.match(str(key))
         if not match:
+            meant = _meant_checkpoint(str(key))
             col.warn(
                 key_pos(node, key),
                 "checkpoint_ignored",
                 f"checkpoints.{key}",
                 "not of the form checkpoint_<name>_after_batch; ignored",
+                f"did you mean `{meant}`?" if meant else "",
             )
             continue
         try:
@@ -353,6 +373,15 @@ def _checkpoints(root: Any, col: Collector) -> list[Checkpoint]:
     return result
 
 
+def _meant_checkpoint(key: str) -> str | None:
+    """`checkpoint_1_after_bacth` → `checkpoint_1_after_batch`: the well-formed key closest to a
+    malformed one, named by the first number in it (a checkpoint's usual name)."""
+    number = _FIRST_NUMBER_RE.search(key)
+    if number is None:
+        return None
+    return closest_name(key, {f"checkpoint_{number.group(0)}_after_batch"})
+
+
 def _checkpoint_list(node: list[Any], col: Collector) -> list[Checkpoint]:
     """neotoma v0.9.0: `- {id: "checkpoint_1", name: …, trigger: "after_batch_1", …}`."""
     result: list[Checkpoint] = []
@@ -366,6 +395,7 @@ def _checkpoint_list(node: list[Any], col: Collector) -> list[Checkpoint]:
                 'not a mapping with `trigger: "after_batch_<id>"`; ignored',
             )
             continue
+        warn_near_misses(col, item, label, _CHECKPOINT_ITEM_KEYS)
         key = "after_batch" if "after_batch" in item else "trigger"
         raw = item.get(key)
         text = str(raw) if key == "after_batch" and raw is not None else raw
@@ -401,6 +431,19 @@ def _checkpoint_list(node: list[Any], col: Collector) -> list[Checkpoint]:
     return result
 
 
+def _top_level_near_misses(root: Any, col: Collector) -> None:
+    """Typos of the sections orchd reads (`checkpoint:` drops every review pause), including
+    a `deferred*` section spelt `defered_to_v030` (its FUs would be scheduled after all)."""
+    known = set(_TOP_KEYS)
+    for key in root:
+        text = str(key)
+        if text.lower().startswith("deferred"):
+            known.add(text)
+        elif "_" in text:
+            known.add("deferred" + text[text.index("_") :])
+    warn_near_misses(col, root, "", known)
+
+
 def parse_manifest(
     text: str, *, file: str, strategy_override: StrategyType | None = None
 ) -> tuple[ManifestData, Collector]:
@@ -418,8 +461,10 @@ def parse_manifest(
         )
         return data, col
     data.readable = True
+    _top_level_near_misses(root, col)
     release = root.get("release")
     if isinstance(release, dict):
+        warn_near_misses(col, release, "release", _RELEASE_KEYS)
         data.release_pos = value_pos(release, "id") if "id" in release else key_pos(root, "release")
         data.release_id = text_field(release, "id", col, "release.id") or None
         data.name = text_field(release, "name", col, "release.name")

@@ -17,6 +17,7 @@ from orchestrator.adapters.fu_manifests import apply_fu_manifests
 from orchestrator.adapters.manifest_yaml import ManifestData, parse_manifest
 from orchestrator.core.estimates import display_unit, estimate_from_entry, estimates_from_markdown
 from orchestrator.core.integration_md import parse_integration_md
+from orchestrator.core.near_names import by_closeness
 from orchestrator.core.plan_checks import Finding, check_plan, derive_batches
 from orchestrator.core.schedule_md import MdSchedule, describe_difference, parse_schedule_md
 from orchestrator.core.status_normalise import normalise_status
@@ -45,31 +46,70 @@ INTEGRATION_MD = "integration_tests.md"
 _SPEC_SKIP_DIRS = {"standards", "templates", "archive"}
 
 
-def _check_release_id(release_id: str) -> None:
+MAX_LISTED_RELEASES = 8
+
+
+def existing_releases(repo_root: Path) -> list[str]:
+    """Ids of the releases under `docs/releases` (in_progress/, itself, archived/*/): folders
+    named like a release id holding a manifest.yaml."""
+    releases = repo_root / "docs" / "releases"
+    parents = [releases / "in_progress", releases]
+    archived = releases / "archived"
+    try:
+        if archived.is_dir():
+            parents += sorted(p for p in archived.iterdir() if p.is_dir())
+        return sorted(
+            {
+                folder.name
+                for parent in parents
+                if parent.is_dir()
+                for folder in parent.iterdir()
+                if _is_valid_id(folder.name) and (folder / MANIFEST).is_file()
+            }
+        )
+    except OSError:  # an unreadable folder: the list is a hint, never the error
+        return []
+
+
+def _is_valid_id(release_id: str) -> bool:
+    return bool(RELEASE_ID_RE.match(release_id)) and ".." not in release_id
+
+
+def _releases_here(release_id: str, repo_root: Path) -> str | None:
+    """`releases in /repo/docs/releases, closest first: v0.1.0, v0.1.1`, or None if none."""
+    found = by_closeness(release_id, existing_releases(repo_root))
+    if not found:
+        return None
+    listed = ", ".join(found[:MAX_LISTED_RELEASES])
+    more = len(found) - MAX_LISTED_RELEASES
+    if more > 0:
+        listed += f" and {more} more"
+    closest = "closest first: " if len(found) > 1 else ""
+    return f"releases in {repo_root / 'docs' / 'releases'}, {closest}{listed}"
+
+
+def _check_release_id(release_id: str, repo_root: Path | None) -> None:
+    """A release id that cannot be a folder name; the fix names the releases that exist."""
     if len(release_id) > MAX_RELEASE_ID_LENGTH:
-        raise LocatedError(
-            "<command line>",
-            None,
-            None,
-            "RELEASE_ID",
+        problem = (
             f"is {len(release_id)} characters long, at most {MAX_RELEASE_ID_LENGTH}: "
-            "it names folders and branches",
-            "use a plain id such as v0.1.1",
+            "it names folders and branches"
         )
-    if not RELEASE_ID_RE.match(release_id) or ".." in release_id:
-        raise LocatedError(
-            "<command line>",
-            None,
-            None,
-            "RELEASE_ID",
-            f"{release_id!r} is not a version-like release id",
-            "use a plain id such as v0.1.1 (no slashes, no '..', not a path)",
-        )
+        fix = "use a plain id such as v0.1.1"
+    elif not _is_valid_id(release_id):
+        problem = f"{release_id!r} is not a version-like release id"
+        fix = "use a plain id such as v0.1.1 (no slashes, no '..', not a path)"
+    else:
+        return
+    known = _releases_here(release_id[:MAX_RELEASE_ID_LENGTH], repo_root) if repo_root else None
+    raise LocatedError(
+        "<command line>", None, None, "RELEASE_ID", problem, f"{known}; {fix}" if known else fix
+    )
 
 
 def _locate(release_id: str, repo_root: Path, release_dir: Path | None) -> tuple[Path, str | None]:
     """The release directory, and a note when it was found somewhere other than in_progress/."""
-    _check_release_id(release_id)
+    _check_release_id(release_id, None if release_dir is not None else repo_root)
     if release_dir is not None:
         if not release_dir.is_dir():
             raise LocatedError(
@@ -95,13 +135,17 @@ def _locate(release_id: str, repo_root: Path, release_dir: Path | None) -> tuple
                 else f"release dir: {primary} has no {MANIFEST}; using {candidate}"
             )
             return candidate, note
+    known = _releases_here(release_id, repo_root)
     raise LocatedError(
         str(primary / MANIFEST),
         None,
         None,
         "release",
         "not found (also looked in " + ", ".join(str(c) for c in candidates[1:]) + ")",
-        "check --repo-root, or pass --release-dir",
+        f"{known}; or check --repo-root, or pass --release-dir"
+        if known
+        else f"no release under {releases} has a {MANIFEST}: check --repo-root, "
+        "or pass --release-dir",
     )
 
 
@@ -131,7 +175,7 @@ def release_repository(repo_root: Path, release_dir: Path | None) -> Path | None
 
 
 MAX_STATUS_NAME_LENGTH = 200
-"""Room for the files orchd keeps beside it (`.pid`, `.lock`, `.decision`, temp files)."""
+"""Room for the temp files orchd writes beside it (`.<name>.<random>.tmp`)."""
 
 
 def _existing_status_problem(path: Path, release_id: str) -> str | None:
@@ -178,7 +222,7 @@ def _check_status_file(
 ) -> tuple[str | None, LocatedError | None]:
     """The manifest's `agent_spawning.status_file` as an absolute path orchd may write, or why
     not: it must lie in the repository, end in `.json`, and replace only a status file of this
-    release (orchd writes it, and `.pid`, `.lock`, `.decision` files beside it)."""
+    release (orchd writes it, and its temp files beside it)."""
     value = data.limits.status_file
     if not value:
         return None, None

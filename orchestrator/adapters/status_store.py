@@ -1,10 +1,12 @@
 """The status file store: the single writer task and the atomic, locked file replace.
 
 Only `StatusWriter.run` writes `agent_status.json`. Everyone else sends events. Each write goes
-to a temp file in the same directory, is flushed and fsynced, replaces the old file with
-`os.replace`, and the directory is fsynced; an advisory `flock` on `<file>.lock` is held while
-replacing, so tools following the same protocol never see a torn file (and plain readers never
-do either, since rename is atomic).
+to a temp file in the same directory (a rename is atomic only within one filesystem), is flushed
+and fsynced, replaces the old file with `os.replace`, and the directory is fsynced; an advisory
+`flock` on the status file's directory is held while replacing, so tools following the same
+protocol (`flock -s <dir> cat <dir>/agent_status.json`) never see a torn file (and plain readers
+never do either, since rename is atomic). Nothing else is left beside the file: the temp file is
+renamed into place or removed, and the lock needs no file of its own.
 
 A write that fails (disk full, read-only directory) does not end the release: the writer keeps
 applying events and retries with capped backoff; the daemon exits 4 when the final state could
@@ -42,14 +44,11 @@ def render(snapshot: StatusFile) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
 @contextlib.contextmanager
 def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
-    """Advisory lock on `<file>.lock` (exclusive for the writer, shared for readers)."""
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    """Advisory lock on the file's directory (exclusive for the writer, shared for readers):
+    a lock file beside it would be one more file in the user's checkout."""
+    fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield

@@ -6,7 +6,6 @@ A typo here silently changes how a release runs, so unknown keys are errors with
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from orchestrator.adapters.yaml_nodes import (
     text_field,
     value_pos,
 )
+from orchestrator.core.near_names import did_you_mean
 from orchestrator.models.release import Limits, Priority, RetryPolicy, Source, StrategyType
 
 _SPAWNING_KEYS = {"enabled", "status_tracking", "status_file"}
@@ -39,11 +39,6 @@ _KIND_WORDS = {
     "number": "a number",
     "text?": "text",
 }
-
-
-def did_you_mean(word: str, choices: set[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else "known keys: " + ", ".join(sorted(choices))
 
 
 def _unknown_key(
@@ -225,7 +220,9 @@ def _strategy_section(
                     pos,
                     name,
                     f"unknown strategy {value!r}",
-                    did_you_mean(str(value), ("multi_agent", "sequential", "single")),
+                    did_you_mean(
+                        str(value), ("multi_agent", "sequential", "single"), noun="use one of"
+                    ),
                 )
             else:
                 values["type"] = StrategyType(text)
@@ -248,7 +245,7 @@ def _strategy_section(
                     pos,
                     name,
                     f"must be one of {', '.join(allowed)}, got {value!r}",
-                    did_you_mean(str(value), allowed),
+                    did_you_mean(str(value), allowed, noun="use one of"),
                 )
         else:
             ok, converted = _scalar(value, kind)

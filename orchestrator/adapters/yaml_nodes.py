@@ -5,6 +5,7 @@ Shared by the manifest and strategy readers, so orchd's release reading touches 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedBase
 
 from orchestrator.core.findings import Finding
+from orchestrator.core.near_names import closest_name
 from orchestrator.errors import LocatedError
 from orchestrator.models.release import Source
 
@@ -130,3 +132,22 @@ def text_field(node: Any, key: str, col: Collector, name: str, default: str = ""
         return str(value)
     col.error(value_pos(node, key), name, f"must be text, got {type(value).__name__}", "quote it")
     return default
+
+
+def warn_near_misses(col: Collector, node: Any, name: str, known: Iterable[str]) -> None:
+    """Warn about each key of the mapping `node` that orchd does not read but that is close to
+    one it does (`depends_on` for `dependencies`): otherwise the typo silently drops a setting.
+    Other unknown keys are the file's own business and pass without a word."""
+    names = set(known)
+    for key in node:
+        if not isinstance(key, str) or key in names:
+            continue
+        close = closest_name(key, names)
+        if close is not None:
+            col.warn(
+                key_pos(node, key),
+                "near_miss_key",
+                f"{name}.{key}" if name else key,
+                "is not a key orchd reads, so it is ignored",
+                f"did you mean `{close}`?",
+            )

@@ -1,8 +1,9 @@
 """`orchd decide`: answer a release that waits for a human (failed batch, checkpoint).
 
 The daemon publishes what it waits for in the status file (`orchestrator.awaiting`); this
-command checks the answer against it, drops it in the release's control file and waits briefly
-to report whether a running orchd took it.
+command checks the answer against it, drops it in the release's control file (in orchd's state
+dir, found from the status file's path as the daemon finds it) and waits briefly to report
+whether a running orchd took it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import typer
 
 from orchestrator.adapters.decisions import (
     Decision,
+    decision_path,
     rejection_of,
     submit_decision,
     wait_consumed,
 )
 from orchestrator.adapters.release_loader import load_status_file
-from orchestrator.cli.options import ReleaseDir, RepoRoot, fail, locate_status_file
+from orchestrator.adapters.state_dir import release_runtime_dir, resolve_state_dir
+from orchestrator.cli.options import ReleaseDir, RepoRoot, StateDir, fail, locate_status_file
 from orchestrator.errors import ExitCode, OrchdError
 from orchestrator.models.batch_id import format_batch_id, parse_batch_id
 
@@ -108,6 +111,7 @@ def decide(
     force: Annotated[
         bool, typer.Option("--force", help="Queue even when nothing is awaited yet.")
     ] = False,
+    state_dir: StateDir = None,
 ) -> None:
     """Decide for a release waiting on a human. Exit 0 delivered, 1 queued, 2 refused."""
     batch_id: Decimal | None = None
@@ -132,19 +136,22 @@ def decide(
         release_id, snapshot.orchestrator.awaiting, action, batch_id, force=force
     )
     decision = Decision(action=action.value, batch_id=batch_id, all_fus=all_fus, reason=reason)
+    control = release_runtime_dir(path, resolve_state_dir(state_dir))
     try:
-        submit_decision(path, decision)
+        submit_decision(control, decision)
     except OrchdError as exc:
         raise fail(exc) from None
-    if wait_consumed(path, wait, decision_id=decision.id):
-        rejected = rejection_of(path, decision.id)
+    if wait_consumed(control, wait, decision_id=decision.id):
+        rejected = rejection_of(control, decision.id)
         if rejected is not None:
             raise _bad(f"orchd did not use it: {rejected} (see `orchd status {release_id}`)")
         typer.echo(f"delivered: {decision.describe()}")
         return
     typer.echo(
         f"queued: no orchd took it within {wait:g}s (is it running? orchd status "
-        f"{release_id}); a running orchd takes it when it next waits, a restart discards it"
+        f"{release_id}); a running orchd takes it when it next waits, a restart discards it "
+        f"(it is in {decision_path(control)}: an orchd started with another --state-dir "
+        "does not see it)"
     )
     raise typer.Exit(int(ExitCode.RELEASE_FAILED))
 

@@ -1,5 +1,5 @@
-"""`orchd doctor`: check the environment, git, the remote and the Cursor key before a release,
-one line per check.
+"""`orchd doctor`: check the environment, git, the remote, the Cursor key and orchd's state dir
+before a release, one line per check.
 
 Prints what is wrong and how to fix it, never the key itself. Exit 0 when all checks pass, else 2.
 """
@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
@@ -26,6 +27,8 @@ from orchestrator.adapters.cursor.settings import (
     client_settings_from_env,
 )
 from orchestrator.adapters.git import MIN_GIT, GitError, git_version, run_git
+from orchestrator.adapters.state_dir import resolve_state_dir
+from orchestrator.cli.options import StateDir
 from orchestrator.core.backoff import BackoffPolicy
 from orchestrator.daemon import url_has_credentials
 from orchestrator.errors import ExitCode, InputError
@@ -185,35 +188,57 @@ async def _check_remote(env: Mapping[str, str], *, git_ok: bool) -> list[Check]:
     return checks
 
 
-async def run_checks(
-    env: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None
-) -> list[Check]:
-    """All checks in order: env, git, the remote (ls-remote, the base branch), then the API
-    check, which runs only when URL and key are usable."""
-    checks = _check_env(env)
-    git = await _check_git()
-    checks.append(git)
-    checks.extend(await _check_remote(env, git_ok=git.ok))
+def check_state_dir(state_dir: Path) -> Check:
+    """orchd's state dir is a folder it may write, or one it can create (doctor writes
+    nothing): `orchd start` keeps its git cache, worktrees, lock and gate logs there."""
+    what = f"{state_dir} (git cache, gate worktrees and logs, release locks, decisions)"
+    existing = state_dir
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return Check("state dir", False, f"{what}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return Check("state dir", False, f"{what}: {existing} is not writable for this user")
+    return Check("state dir", True, what if existing == state_dir else f"{what}, to be created")
+
+
+async def _check_key(env: Mapping[str, str], transport: httpx.AsyncBaseTransport | None) -> Check:
     try:
         settings = client_settings_from_env(env)
     except InputError as exc:
-        checks.append(Check("Cursor API key", False, f"not checked: {exc}"))
-        return checks
+        return Check("Cursor API key", False, f"not checked: {exc}")
     async with build_http_client(settings, transport=transport) as http:
         client = CursorClient.from_settings(http, settings, backoff=_DOCTOR_BACKOFF)
         try:
             me = await client.me()
         except CursorError as exc:
-            checks.append(Check("Cursor API key", False, str(exc)))
-            return checks
+            return Check("Cursor API key", False, str(exc))
     owner = f" of {me.user_email}" if me.user_email else ""
-    checks.append(Check("Cursor API key", True, f"accepted: key {me.api_key_name!r}{owner}"))
+    return Check("Cursor API key", True, f"accepted: key {me.api_key_name!r}{owner}")
+
+
+async def run_checks(
+    env: Mapping[str, str],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    state_dir: Path | None = None,
+) -> list[Check]:
+    """All checks in order: env, git, the remote (ls-remote, the base branch), the API check
+    (which runs only when URL and key are usable), then the state dir (`--state-dir`, else
+    from `env` as `orchd start` finds it)."""
+    checks = _check_env(env)
+    git = await _check_git()
+    checks.append(git)
+    checks.extend(await _check_remote(env, git_ok=git.ok))
+    checks.append(await _check_key(env, transport))
+    checks.append(check_state_dir(resolve_state_dir(state_dir, env)))
     return checks
 
 
-def doctor() -> None:
-    """Check env, git (2.38+), that REPO_URL answers and has RELEASE_BRANCH, and the key."""
-    checks = anyio.run(run_checks, dict(os.environ))
+def doctor(state_dir: StateDir = None) -> None:
+    """Check env, git (2.38+), that REPO_URL answers and has RELEASE_BRANCH, the key, and that
+    orchd's state dir is writable."""
+    checks = anyio.run(lambda: run_checks(dict(os.environ), state_dir=state_dir))
     for check in checks:
         typer.echo(check.render())
     ok = all(check.ok for check in checks)

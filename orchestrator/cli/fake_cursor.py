@@ -62,7 +62,11 @@ def fake_cursor(
     if max_active_agents is not None:
         plan = plan.with_active_agent_cap(max_active_agents)
     fake = FakeCursor(plan, api_key=api_key, time_scale=time_scale)
-    anyio.run(run_fake_cursor, fake, host, port, _announce)
+    try:
+        anyio.run(run_fake_cursor, fake, host, port, _announce)
+    except InputError as exc:  # a busy port: one line, not uvicorn's traceback
+        typer.echo(f"orchd: {exc}", err=True)
+        raise typer.Exit(int(exc.exit_code)) from None
 
 
 def register(app: typer.Typer) -> None:

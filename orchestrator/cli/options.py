@@ -19,6 +19,17 @@ ReleaseDir = Annotated[
     Path | None,
     typer.Option("--release-dir", help="Release directory (default docs/releases/in_progress/ID)."),
 ]
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help=(
+            "orchd's own files: git cache, gate worktrees and logs, the release lock, decisions"
+            " (default $STATE_DIRECTORY, else $XDG_STATE_HOME/orchd, else ~/.local/state/orchd)."
+            " Give every command the same one."
+        ),
+    ),
+]
 
 
 def fail(exc: OrchdError) -> typer.Exit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -35,7 +36,12 @@ def local_env(tmp_path: Path) -> dict[str, str]:
     return {**GOOD_ENV, "REPO_URL": seed_repo(tmp_path / "remote.git"), "RELEASE_BRANCH": "main"}
 
 
+# doctor only looks at the state dir (it writes nothing): a path no test creates
+NO_STATE = Path(tempfile.gettempdir()) / "orchd-doctor-test-state-never-created"
+
+
 async def _doctor(env: dict[str, str], status: int = 200, body: object = ME) -> list[str]:
+    env = {"STATE_DIRECTORY": str(NO_STATE), **env}
     with respx.MockRouter(base_url=ROOT) as router:
         router.get("/v1/me").respond(status, json=body)
         checks = await run_checks(env, transport=httpx.MockTransport(router.async_handler))
@@ -130,7 +136,11 @@ async def test_doctor_passes_with_good_env_git_remote_and_accepted_key(
     assert lines[4].endswith("(needs 2.38.0+)")
     assert lines[5] == "ok    remote: answers git ls-remote (1 branch(es))"
     assert lines[6] == "ok    release base branch: main exists on the remote"
-    assert lines[-1] == "ok    Cursor API key: accepted: key 'ci key' of dev@example.com"
+    assert lines[-2] == "ok    Cursor API key: accepted: key 'ci key' of dev@example.com"
+    assert lines[-1] == (
+        f"ok    state dir: {NO_STATE} (git cache, gate worktrees and logs, release locks, "
+        "decisions), to be created"
+    )
 
 
 @pytest.mark.asyncio
@@ -138,7 +148,9 @@ async def test_doctor_reports_each_problem_on_its_own_line_without_the_key() -> 
     env = {**GOOD_ENV, "REPO_URL": "git@github.com:org/repo.git"}
     del env["RELEASE_BRANCH"]
     lines = await _doctor(env, 401, error_json("unauthorized", f"bad key {API_KEY}"))
-    assert [line[:4] for line in lines] == ["ok  ", "ok  ", "FAIL", "ok  ", "ok  "] + ["FAIL"] * 3
+    assert [line[:4] for line in lines] == ["ok  ", "ok  ", "FAIL", "ok  ", "ok  "] + [
+        "FAIL"
+    ] * 3 + ["ok  "]
     assert lines[2].startswith("FAIL  REPO_URL: must be an https URL")
     # unset, `orchd start` cuts the release branch from main: so does doctor's check
     assert lines[3] == "ok    RELEASE_BRANCH: not set: main (the release branch's base)"
@@ -189,7 +201,7 @@ async def test_doctor_without_git_says_so_and_skips_the_remote(
     lines = await _doctor(local_env)
     assert lines[4] == "FAIL  git: git is not installed (orchd needs git 2.38.0 or newer)"
     assert lines[5] == "FAIL  remote: not checked: git is not usable"
-    assert lines[-1].startswith("ok    Cursor API key")
+    assert lines[-2].startswith("ok    Cursor API key")
 
 
 @pytest.mark.asyncio
@@ -214,3 +226,28 @@ def test_doctor_command_exits_2_and_names_missing_variables(
     assert result.exit_code == 2
     assert "FAIL  CURSOR_CLOUD_API_URL: is not set" in result.stdout
     assert "FAIL  Cursor API key: not checked" in result.stdout
+
+
+@pytest.mark.asyncio
+async def test_doctor_fails_a_state_dir_orchd_cannot_create(
+    tmp_path: Path, local_env: dict[str, str]
+) -> None:
+    (tmp_path / "state").write_text("")  # a file where the folder should be
+    lines = await _doctor({**local_env, "STATE_DIRECTORY": str(tmp_path / "state" / "orchd")})
+    assert lines[-1] == (
+        f"FAIL  state dir: {tmp_path}/state/orchd (git cache, gate worktrees and logs, release "
+        f"locks, decisions): {tmp_path}/state is not a folder"
+    )
+
+
+def test_doctor_checks_the_state_dir_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in GOOD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(app, ["doctor", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 2  # the variables are missing
+    assert result.stdout.splitlines()[-1] == (
+        f"ok    state dir: {tmp_path} (git cache, gate worktrees and logs, release locks, "
+        "decisions)"
+    )

@@ -2,8 +2,8 @@
 SIGKILL orchd at an exact push or gate run, and readers for what the remote and the fake hold.
 
 Every trap is armed once: it counts the occurrences it watches in a file, kills orchd (the pid
-in the release lock `<status file>.pid`) at the Nth, leaves a `fired` file and is inert from
-then on, so the restarted orchd runs untouched.
+in the release lock, `orchd.pid` in its state dir) at the Nth, leaves a `fired` file and is
+inert from then on, so the restarted orchd runs untouched.
 """
 
 from __future__ import annotations
@@ -99,11 +99,6 @@ def _yaml_list(items: tuple[str, ...]) -> str:
     return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
 
-def pid_file(status_file: Path) -> Path:
-    """The release lock orchd holds while it runs: `<status file>.pid`, holding its pid."""
-    return status_file.with_name(status_file.name + ".pid")
-
-
 # --- traps ------------------------------------------------------------------------------------
 
 
@@ -153,12 +148,12 @@ def _q(path: Path) -> str:
     return shlex.quote(str(path))
 
 
-def _kill_function(status_file: Path, trap: Trap) -> str:
+def _kill_function(lock: Path, trap: Trap) -> str:
     """Shell function `kill_orchd`: SIGKILL the pid in the release lock, then wait until it is
     gone or a zombie (the test reaps it), so nothing orchd does can follow the kill."""
     return (
         "kill_orchd() {\n"
-        f"  pid=$(cat {_q(pid_file(status_file))})\n"
+        f"  pid=$(cat {_q(lock)})\n"
         f"  : > {_q(trap.fired_file)}\n"
         '  kill -9 "$pid"\n'
         "  tries=0\n"
@@ -174,10 +169,10 @@ def _kill_function(status_file: Path, trap: Trap) -> str:
 
 
 def install_hook(
-    bare: Path, hook: Hook, *, pushes: Path, status_file: Path, armed: PushTrap | None = None
+    bare: Path, hook: Hook, *, pushes: Path, lock: Path, armed: PushTrap | None = None
 ) -> None:
     """`hook` in the bare remote: logs every ref update it sees to `pushes` (`<hook> <ref> <old>
-    <new>`), and springs `armed` if given."""
+    <new>`), and springs `armed` if given (killing the orchd whose pid is in `lock`)."""
     script = (
         "#!/bin/sh\n"
         f"# orchd crash test: {hook} push log"
@@ -197,7 +192,7 @@ def install_hook(
             else ""
         )
         script += (
-            _kill_function(status_file, armed.trap) + "fire=''\n"
+            _kill_function(lock, armed.trap) + "fire=''\n"
             "while read -r old new ref; do\n"
             f'  echo "{hook} $ref $old $new" >> {_q(pushes)}\n'
             f"  [ -e {_q(armed.trap.fired_file)} ] && continue\n"
@@ -223,9 +218,7 @@ def install_hook(
     git(bare, "config", "core.hooksPath", str(bare / "hooks"))
 
 
-def write_gate(
-    path: Path, *, status_file: Path, trap: Trap, nth: int | None, runs_log: Path
-) -> str:
+def write_gate(path: Path, *, lock: Path, trap: Trap, nth: int | None, runs_log: Path) -> str:
     """The release gate command (run through /bin/sh -c, cwd = the candidate's worktree): logs
     `<run number> <batch> <commit> <cwd>` to `runs_log` and runs the project's tests; on run
     #`nth` it SIGKILLs orchd mid-gate instead. Returns the command line for `--gate-command`."""
@@ -241,7 +234,7 @@ def write_gate(
     path.write_text(
         "#!/bin/sh\n"
         "# orchd crash test: the release gate\n"
-        + _kill_function(status_file, trap)
+        + _kill_function(lock, trap)
         + f"n=$(( $(cat {_q(trap.count_file)} 2>/dev/null || echo 0) + 1 ))\n"
         f'echo "$n" > {_q(trap.count_file)}\n'
         f'echo "$n $ORCHD_BATCH_ID $ORCHD_GATE_SHA $PWD" >> {_q(runs_log)}\n'

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from orchestrator.core.agent_ids import agent_id_for
+from orchestrator.daemon import pid_path
 from orchestrator.fakecursor.process import FakeCursorProcess
 from orchestrator.fakecursor.seed_repo import seed_repo
 from tests.e2e.crash_kit import (
@@ -52,7 +53,6 @@ from tests.e2e.crash_kit import (
     git,
     install_hook,
     moved_refs,
-    pid_file,
     processes_mentioning,
     release_merges,
     write_gate,
@@ -145,15 +145,21 @@ class World:
             "CURSOR_CLOUD_API_KEY": KEY,
             "REPO_URL": self.url,
             "RELEASE_BRANCH": "main",
+            "STATE_DIRECTORY": str(self.state_dir),  # and --state-dir: one place for both
         }
 
+    @property
+    def lock(self) -> Path:
+        """The release lock holding the running orchd's pid, in the state dir."""
+        return pid_path(self.status_file, self.state_dir)
+
     def hook(self, hook: Hook, armed: PushTrap | None = None) -> None:
-        install_hook(self.bare, hook, pushes=self.pushes, status_file=self.status_file, armed=armed)
+        install_hook(self.bare, hook, pushes=self.pushes, lock=self.lock, armed=armed)
 
     def gate(self, nth: int | None = None, trap: Trap | None = None) -> str:
         return write_gate(
             self.tmp / "gate.sh",
-            status_file=self.status_file,
+            lock=self.lock,
             trap=trap or Trap(self.tmp / "gates"),
             nth=nth,
             runs_log=self.gate_runs,
@@ -465,4 +471,4 @@ def check_finished_cleanly(world: World, earlier: list[Snapshot], context: str) 
     ):
         time.sleep(0.05)
     assert stray == [], f"processes left: {stray}\n{context}"
-    assert pid_file(world.status_file).read_text().strip() == "", context
+    assert world.lock.read_text().strip() == "", context

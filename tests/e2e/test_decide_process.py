@@ -230,8 +230,10 @@ def _wait_for_batch_failure(status_file: Path, started: Started) -> dict[str, An
 
 
 def _decide(repo: Path, action: str) -> subprocess.CompletedProcess[str]:
+    """`orchd decide` with the state dir `orchd start` was given (`start_release`)."""
+    state = repo.parent / "state"
     return subprocess.run(
-        [*ORCHD, "decide", RELEASE, action, "--repo-root", str(repo)],
+        [*ORCHD, "decide", RELEASE, action, "--repo-root", str(repo), "--state-dir", str(state)],
         capture_output=True,
         text=True,
         timeout=PROCESS_TIMEOUT_S,

@@ -112,8 +112,11 @@ def test_demo_builds_release_branch_from_gated_merges_on_its_own_remote(demo: De
         assert gate["tests"]
         assert {t["status"] for t in gate["tests"]} == {"passed"}
     assert status["full_suite"]["status"] == "passed"
-    logs = demo.workdir / "docs/releases/in_progress/v0.1.0/gate_logs"
-    assert "ok: checked 28 FU file(s)" in (logs / "batch-full.log").read_text()
+    # its log is in the demo's state dir, not in the release's folder of the checkout
+    log_path = Path(status["full_suite"]["tests"][0]["log"])
+    assert log_path.is_relative_to(demo.workdir / "state")  # `orchd demo`'s state dir
+    assert "ok: checked 28 FU file(s)" in log_path.read_text()
+    assert not (demo.workdir / "docs/releases/in_progress/v0.1.0/gate_logs").exists()
 
     # the user sees the branch, as `git log --first-parent --oneline` prints it
     out = result.stdout

@@ -83,6 +83,8 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
     repo = _bundle(tmp_path)
     state = tmp_path / "state"
     status_file = repo / "docs/releases/in_progress" / RELEASE / "agent_status.json"
+    # `orchd status` finds the lock in the state dir `orchd start --state-dir` was given
+    env = {**_env(fake_cursor, remote), "STATE_DIRECTORY": str(state)}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -98,7 +100,7 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
             str(state),
             "--plain",
         ],
-        env=_env(fake_cursor, remote),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -111,7 +113,7 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
                 if launched:
                     break
             time.sleep(0.1)
-        shown = _orchd("status", RELEASE, "--repo-root", str(repo), timeout_s=30)
+        shown = _orchd("status", RELEASE, "--repo-root", str(repo), env=env, timeout_s=30)
         assert f"orchd (pid {proc.pid}) is running this release" in shown.stdout
         second = _orchd(
             "start",
@@ -120,11 +122,11 @@ def test_sigterm_mid_batch_cancels_every_active_run_and_exits_3(
             str(repo),
             "--state-dir",
             str(state),
-            env=_env(fake_cursor, remote),
+            env=env,
         )
         assert second.returncode == 2
         assert f"another orchd (pid {proc.pid}) is running this release" in second.stderr
-        still = _orchd("status", RELEASE, "--repo-root", str(repo), timeout_s=30)
+        still = _orchd("status", RELEASE, "--repo-root", str(repo), env=env, timeout_s=30)
         assert f"orchd (pid {proc.pid}) is running this release" in still.stdout
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)

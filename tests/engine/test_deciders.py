@@ -42,9 +42,9 @@ def test_terminal_replies(reply: str, expected: tuple[str, bool] | None) -> None
 @pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_channel_takes_the_decision_for_its_batch(tmp_path: Path) -> None:
-    status = tmp_path / "agent_status.json"
-    submit_decision(status, Decision(action="retry", batch_id=Decimal("0.5"), all_fus=True))
-    answer = await ChannelDecider(status, poll_s=1).ask(FAILED)
+    control = tmp_path / "state" / "releases" / "v0.1.1-0123456789ab"
+    submit_decision(control, Decision(action="retry", batch_id=Decimal("0.5"), all_fus=True))
+    answer = await ChannelDecider(control, poll_s=1).ask(FAILED)
     assert (answer.action, answer.all_fus) == ("retry", True)
 
 

@@ -81,15 +81,12 @@ async def test_a_reader_hammering_the_file_never_sees_invalid_json(tmp_path: Pat
     assert seen["bad"] == 0
 
 
-def test_atomic_write_leaves_no_temp_files_behind(tmp_path: Path) -> None:
+def test_atomic_write_leaves_nothing_but_the_status_file(tmp_path: Path) -> None:
     path = tmp_path / "agent_status.json"
     write_atomic(path, b'{"a": 1}\n')
     write_atomic(path, b'{"a": 2}\n')
     assert json.loads(path.read_text()) == {"a": 2}
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "agent_status.json",
-        "agent_status.json.lock",
-    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent_status.json"]
 
 
 class FullDisk:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,22 @@ def test_orchd_fake_cursor_prints_its_url_serves_and_exits_0_on_sigterm(tmp_path
     assert me.status_code == 200
     assert stats.json()["time_scale"] == 60
     assert code == 0
+
+
+def test_orchd_fake_cursor_on_a_busy_port_says_so_in_one_line_and_exits_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "fake-cursor", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 2
+    assert result.stdout == ""  # no base URL: nothing is served
+    assert result.stderr == (
+        f"orchd: port {port} on 127.0.0.1 is in use (Address already in use): stop what "
+        "listens there, or pick another port (--port 0 picks a free one)\n"
+    )
