@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from orchestrator.cli import app
+from orchestrator.daemon import pid_path
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "neotoma"
 # exit codes: the release's state (README "orchd status")
@@ -265,9 +266,12 @@ def _write(tmp_path: Path, orchestrator: dict[str, Any], **top: Any) -> Path:
 
 
 @contextlib.contextmanager
-def _orchd_running(status_path: Path) -> Iterator[None]:
-    """Hold the release lock as a running orchd does (an flock on `<status file>.pid`)."""
-    fd = os.open(f"{status_path}.pid", os.O_RDWR | os.O_CREAT, 0o644)
+def _orchd_running(status_path: Path, state_dir: Path | None = None) -> Iterator[None]:
+    """Hold the release lock as a running orchd does (an flock on `orchd.pid` in the release's
+    folder of orchd's state dir)."""
+    pid_file = pid_path(status_path, state_dir)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(pid_file, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -309,6 +313,18 @@ def test_status_exit_code_says_the_release_state(
         assert "no orchd is running this release; `orchd start v0.3.0` resumes it" in (
             result.stdout.splitlines()
         )
+
+
+def test_status_looks_for_the_running_orchd_in_the_state_dir_it_is_given(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, {"status": "running", "pid": 1})
+    state = tmp_path / "service-state"
+    with _orchd_running(path, state):
+        given = _status("v0.3.0", "--repo-root", str(tmp_path), "--state-dir", str(state))
+        default = _status("v0.3.0", "--repo-root", str(tmp_path))
+    assert given.exit_code == RUNNING, given.stdout
+    assert default.exit_code == STOPPED, default.stdout
 
 
 def test_the_open_question_comes_with_the_exact_command_that_answers_it(tmp_path: Path) -> None:

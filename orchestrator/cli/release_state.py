@@ -49,11 +49,11 @@ def release_state(snapshot: StatusFile, *, orchd_running: bool) -> ReleaseState:
     return ReleaseState.RUNNING
 
 
-def orchd_alive(status_path: Path) -> int | None:
+def orchd_alive(status_path: Path, state_dir: Path | None = None) -> int | None:
     """The pid in the release lock's file if that process exists, without touching the lock
     (a watcher polling the lock could make `orchd start` think another orchd holds it)."""
     try:
-        text = pid_path(status_path).read_text(errors="replace").strip()
+        text = pid_path(status_path, state_dir).read_text(errors="replace").strip()
     except OSError:
         return None
     if not text.isdigit():

@@ -178,8 +178,8 @@ def run_prepared(
     try:
         transport = kwargs.get("transport")
         anyio.run(lambda: check_api_key(prepared.run_env.cursor, transport=transport))
-        with release_lock(prepared.status_path):
-            existing, notes = read_existing(prepared.status_path)
+        with release_lock(prepared.status_path, prepared.settings.state_dir):
+            existing, notes = read_existing(prepared.status_path, prepared.settings.state_dir)
             for note in notes:
                 typer.echo(f"note: {note}", err=True)
             with ProgressView(live=live, decide_args=decide_args) as view:

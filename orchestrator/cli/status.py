@@ -18,6 +18,7 @@ from orchestrator.adapters.status_store import read_bytes_locked
 from orchestrator.cli.options import (
     ReleaseDir,
     RepoRoot,
+    StateDir,
     fail,
     locate_status_file,
     release_dir_copy,
@@ -78,6 +79,7 @@ def status(
     repo_root: RepoRoot = Path("."),
     release_dir: ReleaseDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the file as it is.")] = False,
+    state_dir: StateDir = None,
 ) -> None:
     """Show a release: progress, ETA, the open question, each FU and batch (or one FU)."""
     path = find_status_file(release_id, repo_root, release_dir)
@@ -88,7 +90,7 @@ def status(
         if as_json:
             typer.echo(raw.decode(errors="replace"), nl=False)
         raise fail(exc) from None
-    pid = running_orchd(path)
+    pid = running_orchd(path, state_dir)
     state = release_state(snapshot, orchd_running=pid is not None)
     if as_json:
         typer.echo(raw.decode(), nl=False)

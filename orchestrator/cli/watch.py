@@ -14,7 +14,7 @@ import typer
 
 from orchestrator.adapters.release_loader import load_status_file
 from orchestrator.adapters.watch_screen import Watch, WatchSource
-from orchestrator.cli.options import ReleaseDir, RepoRoot, fail, locate_status_file
+from orchestrator.cli.options import ReleaseDir, RepoRoot, StateDir, fail, locate_status_file
 from orchestrator.cli.release_state import (
     ReleaseState,
     orchd_alive,
@@ -38,6 +38,7 @@ def watch(
     poll: Annotated[
         float, typer.Option("--poll", min=0.1, help="Seconds between looks at the file.")
     ] = 0.5,
+    state_dir: StateDir = None,
 ) -> None:
     """Watch a release live, until it ends (keys: FU number + Enter, e errors, q quit)."""
     try:
@@ -48,7 +49,7 @@ def watch(
     source = WatchSource(
         path=path,
         load=_load,
-        orchd_pid=lambda: orchd_alive(path),
+        orchd_pid=lambda: orchd_alive(path, state_dir),
         parallel=plan.parallel,
         estimates_h=plan.estimates_h,
         options=where_options(repo_root, release_dir),
@@ -62,7 +63,7 @@ def watch(
     if snapshot is None:
         typer.echo(f"orchd: {path}: no status file yet (run `orchd start {release_id}`)", err=True)
         raise typer.Exit(int(ReleaseState.NO_SUCH_RELEASE))
-    pid = orchd_alive(path)
+    pid = orchd_alive(path, state_dir)
     state = release_state(snapshot, orchd_running=pid is not None)
     print_report(
         snapshot,
