@@ -345,7 +345,8 @@ def question_lines(snapshot: StatusFile, options: str = "") -> list[Text]:
     else:
         question = f"{kind.replace('_', ' ')} of batch {batch}" + (f": {reason}" if reason else "")
     choices = [str(c) for c in awaiting.get("choices") or []] or ["continue", "abort"]
-    command = f"answer with: orchd decide {release} {'|'.join(choices)}{options}"
+    where = f" {options}" if options else ""
+    command = f"answer with: orchd decide {release} {'|'.join(choices)}{where}"
     lines = [
         Text(f"waiting for you: {question}", style="bold"),
         # whole on one line, however long the path: a person copies it

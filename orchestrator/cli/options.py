@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -65,3 +66,18 @@ def release_dir_copy(release_id: str, repo_root: Path, release_dir: Path | None)
         if (candidate / STATUS_FILE_NAME).is_file():
             return candidate / STATUS_FILE_NAME
     return None
+
+
+def find_again_options(
+    repo_root: Path, release_dir: Path | None, state_dir: Path | None = None
+) -> str:
+    """The options `orchd decide` (or status) needs to find this release and its running
+    orchd again from any directory: absolute paths, only those that differ from the defaults."""
+    args = []
+    if repo_root.resolve() != Path.cwd().resolve():
+        args.append(f"--repo-root {shlex.quote(str(repo_root.resolve()))}")
+    if release_dir is not None:
+        args.append(f"--release-dir {shlex.quote(str(release_dir.resolve()))}")
+    if state_dir is not None:
+        args.append(f"--state-dir {shlex.quote(str(state_dir.resolve()))}")
+    return " ".join(args)

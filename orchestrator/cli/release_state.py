@@ -9,7 +9,6 @@ codes orchd itself exits with.
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -84,13 +83,3 @@ def plan_facts(release_id: str, repo_root: Path, release_dir: Path | None) -> Pl
         return PlanFacts()
     estimates = {u.id: u.estimate_hours for u in plan.feature_units if u.estimate_hours}
     return PlanFacts(plan.limits.effective_parallel, estimates)
-
-
-def where_options(repo_root: Path, release_dir: Path | None) -> str:
-    """The options a command needs to find this release again (for the `orchd decide` hint)."""
-    text = ""
-    if repo_root != Path("."):
-        text += f" --repo-root {shlex.quote(str(repo_root))}"
-    if release_dir is not None:
-        text += f" --release-dir {shlex.quote(str(release_dir))}"
-    return text

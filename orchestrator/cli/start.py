@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +12,7 @@ import typer
 
 from orchestrator.adapters.console import ProgressView
 from orchestrator.adapters.logging import configure_logging, log_option_problems
-from orchestrator.cli.options import ReleaseDir, RepoRoot, fail
+from orchestrator.cli.options import ReleaseDir, RepoRoot, fail, find_again_options
 from orchestrator.daemon import (
     EXIT_FOR_STATUS,
     Prepared,
@@ -135,7 +134,7 @@ def start(
         )
     except OrchdError as exc:
         raise fail(exc) from None
-    where = decide_args(repo_root, release_dir)
+    where = find_again_options(repo_root, release_dir, state_dir)
     raise typer.Exit(int(run_prepared(prepared, live=live, decide_args=where)))
 
 
@@ -156,16 +155,6 @@ def setup_output(
     level = log_level or default_level or ("warning" if shown else "info")
     configure_logging(level=level.lower(), fmt=log_format)
     return shown
-
-
-def decide_args(repo_root: Path, release_dir: Path | None) -> str:
-    """What `orchd decide` needs to find this release from any directory."""
-    args = []
-    if repo_root.resolve() != Path.cwd().resolve():
-        args.append(f"--repo-root {shlex.quote(str(repo_root.resolve()))}")
-    if release_dir is not None:
-        args.append(f"--release-dir {shlex.quote(str(release_dir.resolve()))}")
-    return " ".join(args)
 
 
 def run_prepared(

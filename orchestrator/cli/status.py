@@ -20,6 +20,7 @@ from orchestrator.cli.options import (
     RepoRoot,
     StateDir,
     fail,
+    find_again_options,
     locate_status_file,
     release_dir_copy,
 )
@@ -27,7 +28,6 @@ from orchestrator.cli.release_state import (
     ReleaseState,
     plan_facts,
     release_state,
-    where_options,
 )
 from orchestrator.clock import utcnow
 from orchestrator.core.failures import failures
@@ -105,7 +105,7 @@ def status(
         state=state,
         parallel=plan.parallel,
         estimates_h=plan.estimates_h,
-        options=where_options(repo_root, release_dir),
+        options=find_again_options(repo_root, release_dir, state_dir),
     )
     for note in notes:
         typer.echo(f"note: {note}", err=True)

@@ -14,13 +14,19 @@ import typer
 
 from orchestrator.adapters.release_loader import load_status_file
 from orchestrator.adapters.watch_screen import Watch, WatchSource
-from orchestrator.cli.options import ReleaseDir, RepoRoot, StateDir, fail, locate_status_file
+from orchestrator.cli.options import (
+    ReleaseDir,
+    RepoRoot,
+    StateDir,
+    fail,
+    find_again_options,
+    locate_status_file,
+)
 from orchestrator.cli.release_state import (
     ReleaseState,
     orchd_alive,
     plan_facts,
     release_state,
-    where_options,
 )
 from orchestrator.cli.status import EXIT_CODES_HELP, print_report
 from orchestrator.errors import OrchdError
@@ -52,7 +58,7 @@ def watch(
         orchd_pid=lambda: orchd_alive(path, state_dir),
         parallel=plan.parallel,
         estimates_h=plan.estimates_h,
-        options=where_options(repo_root, release_dir),
+        options=find_again_options(repo_root, release_dir, state_dir),
         release_id=release_id,
     )
     session = Watch(source, poll_s=poll)

@@ -169,7 +169,7 @@ def test_the_open_question_is_a_sentence_with_the_command_that_answers_it() -> N
         "deadline": "2026-11-30T11:10:00+00:00",
         "reason": "FU-102 needs_human: launch failed: repository_access: no access",
     }
-    text = render(release(awaiting=awaiting), options=" --repo-root ~/src/neotoma")
+    text = render(release(awaiting=awaiting), options="--repo-root ~/src/neotoma")
     flat = " ".join(text.split())
     assert (
         "waiting for you: batch 1 failed: FU-102 needs_human: launch failed: "

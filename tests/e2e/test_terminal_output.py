@@ -64,9 +64,11 @@ def test_without_a_terminal_stdout_says_orchd_waits_and_the_command_that_answers
 
     line = _wait_for_line(started.stdout, WAITING, started.proc)
 
+    state = (tmp_path / "state").resolve()  # start_release's --state-dir: decide needs it too
     assert line == (
         f"waiting for you: run `orchd decide {RELEASE} retry|fix|skip|abort --repo-root "
-        f"{shlex.quote(str(repo.resolve()))}` (batch 0 failed)"
+        f"{shlex.quote(str(repo.resolve()))} --state-dir {shlex.quote(str(state))}` "
+        "(batch 0 failed)"
     )
     told = started.stdout.read_text()
     assert "batch 0 FU-000: needs_human attempt 1 — " in told  # what went wrong, just before

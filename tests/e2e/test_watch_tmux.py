@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from orchestrator.daemon import pid_path
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -116,8 +118,10 @@ def status_file(tmp_path: Path) -> Path:
     folder.mkdir(parents=True)
     path = folder / "agent_status.json"
     write(path, release())
-    # what a running orchd leaves beside the file: its pid (the lock itself is not needed)
-    (folder / "agent_status.json.pid").write_text(f"{os.getpid()}\n")
+    # what a running orchd leaves in its state dir: its pid (the lock itself is not needed)
+    pid_file = pid_path(path, tmp_path / "state")
+    pid_file.parent.mkdir(parents=True)
+    pid_file.write_text(f"{os.getpid()}\n")
     return path
 
 
@@ -127,7 +131,8 @@ def pane(tmp_path: Path, status_file: Path) -> Iterator[Pane]:
     socket = f"orchd-test-{uuid.uuid4().hex[:12]}"
     command = (
         f"{shlex.quote(sys.executable)} -m orchestrator watch v0.3.0 "
-        f"--repo-root {shlex.quote(str(tmp_path))}; echo EXIT=$?; sleep 60"
+        f"--repo-root {shlex.quote(str(tmp_path))} --state-dir {shlex.quote(str(tmp_path))}/state;"
+        " echo EXIT=$?; sleep 60"
     )
     pane = Pane(socket)
     terminal = ["new-session", "-d", "-x", "80", "-y", "40"]
