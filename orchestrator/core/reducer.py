@@ -15,6 +15,7 @@ from typing import Any
 
 from orchestrator.core.release_timing import release_ended_at, run_closed
 from orchestrator.models.events import (
+    AlertRaised,
     AwaitingDecision,
     BatchChanged,
     BatchLanded,
@@ -40,6 +41,7 @@ from orchestrator.models.events import (
     StatusEvent,
 )
 from orchestrator.models.status import (
+    AlertEntry,
     BatchEntry,
     BatchStatus,
     ErrorEntry,
@@ -167,6 +169,18 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 at=event.at, fu_id=event.fu_id, batch_id=event.batch_id, message=event.message
             )
             return snapshot.model_copy(update={"errors": [*snapshot.errors, entry]})
+        case AlertRaised():
+            if any(alert.key == event.key for alert in snapshot.alerts):
+                return snapshot  # once per occurrence
+            raised = AlertEntry(
+                key=event.key,
+                kind=event.kind,
+                message=event.message,
+                at=event.at,
+                batch_id=event.batch_id,
+                fu_id=event.fu_id,
+            )
+            return snapshot.model_copy(update={"alerts": [*snapshot.alerts, raised]})
         case GateFinished():
             return _gate(snapshot, event)
         case AwaitingDecision():

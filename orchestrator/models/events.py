@@ -200,6 +200,18 @@ class ErrorRecorded:
 
 
 @dataclass(frozen=True)
+class AlertRaised:
+    """One of the seed's alerts; the reducer keeps the first event of each `key` only."""
+
+    at: datetime
+    key: str
+    kind: str
+    message: str
+    fu_id: str | None = None
+    batch_id: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class GateFinished:
     """Integration tests ran after a batch (batch_id None: the full suite after the last)."""
 
@@ -255,6 +267,7 @@ StatusEvent = (
     | IntegrationBranch
     | BatchChanged
     | ErrorRecorded
+    | AlertRaised
     | GateFinished
     | AwaitingDecision
     | DecisionTaken

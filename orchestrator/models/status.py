@@ -167,6 +167,21 @@ class ErrorEntry(BaseModel):
     message: str = ""
 
 
+class AlertEntry(BaseModel):
+    """One of the seed's four alerts, raised once per occurrence (`key` names the occurrence:
+    `agent_timeout/FU-101/2`, `batch_stalled/1/<since>`, `failure_rate/1`,
+    `integration_test_failure/1/<candidate>`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    key: str
+    kind: str  # agent_timeout | batch_stalled | failure_rate | integration_test_failure
+    message: str
+    at: datetime | None = None
+    batch_id: BatchId | None = None
+    fu_id: str | None = None
+
+
 class StatusFile(BaseModel):
     """The whole `agent_status.json`."""
 
@@ -176,6 +191,7 @@ class StatusFile(BaseModel):
     orchestrator: OrchestratorEntry
     batches: list[BatchEntry] = Field(default_factory=list)
     errors: list[ErrorEntry] = Field(default_factory=list)
+    alerts: list[AlertEntry] = Field(default_factory=list)
     completed_fus: list[str] = Field(default_factory=list)
     integration_branch: str | None = None
     integration_sha: str | None = None
