@@ -30,7 +30,7 @@ from orchestrator.core.scheduling import prerequisites
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.asking import Asker, Notify
 from orchestrator.engine.deciders import Answer, Decider, PolicyDecider
-from orchestrator.engine.earlier_run import EarlierRun, reconcile
+from orchestrator.engine.earlier_run import EarlierRun, failure_message, reconcile
 from orchestrator.engine.fu_outcomes import FuOutcomes
 from orchestrator.engine.fu_task import FuDriver
 from orchestrator.engine.landing import Lander
@@ -280,29 +280,37 @@ class Supervisor:
             self._batch_status(batch, BatchStatus.SKIPPED)  # a human skipped it before
             return False
         self._launched_none = False
+        # a question an earlier run asked and never heard back on (it detached or crashed while
+        # it waited): ask again, and launch nothing until a human answers
+        reopened = self._earlier.open_question(batch)
+        failure: str | None
         while True:
-            failure = await self._run_fus(batch, to_run)
-            if failure is None:
-                blocked = [f for f in members if not self._merged_or_landed(f)]
-                if not any(self._fus[f].status is FuStatus.MERGED for f in members):
-                    # only FUs blocked by a settled dependency: nothing a decision can change
-                    self._settle_all(members)
-                    self._batch_status(batch, BatchStatus.FAILED)
-                    return False
-                self._batch_status(batch, BatchStatus.GATING)
-                branches = [b for f in members if (b := self._branch_of(f))]
-                result = await self.lander.land(batch.batch_id, branches)
-                if isinstance(result, Landed):
-                    # FUs blocked by a settled dependency do not hold back the rest
-                    await self._landed(batch, result, complete=not blocked)
-                    return not blocked
-                if isinstance(result, NeedsResolution):
-                    to_run = sorted(result.conflicts, key=members.index)
-                    for fu_id in to_run:
-                        self._fus[fu_id].unsettle()
-                    continue
-                failure = f"integration tests failed: {result.summary}"
-            answer = await self._ask_after_failure(batch, failure)
+            if reopened is not None:
+                failure, asked_before, reopened = reopened, True, None
+            else:
+                asked_before = False
+                failure = await self._run_fus(batch, to_run)
+                if failure is None:
+                    blocked = [f for f in members if not self._merged_or_landed(f)]
+                    if not any(self._fus[f].status is FuStatus.MERGED for f in members):
+                        # only FUs blocked by a settled dependency: nothing a decision can change
+                        self._settle_all(members)
+                        self._batch_status(batch, BatchStatus.FAILED)
+                        return False
+                    self._batch_status(batch, BatchStatus.GATING)
+                    branches = [b for f in members if (b := self._branch_of(f))]
+                    result = await self.lander.land(batch.batch_id, branches)
+                    if isinstance(result, Landed):
+                        # FUs blocked by a settled dependency do not hold back the rest
+                        await self._landed(batch, result, complete=not blocked)
+                        return not blocked
+                    if isinstance(result, NeedsResolution):
+                        to_run = sorted(result.conflicts, key=members.index)
+                        for fu_id in to_run:
+                            self._fus[fu_id].unsettle()
+                        continue
+                    failure = f"integration tests failed: {result.summary}"
+            answer = await self._ask_after_failure(batch, failure, record=not asked_before)
             if answer.action in {"retry", "fix"}:
                 if answer.action == "fix":
                     await self._fix(batch, failure)
@@ -520,14 +528,15 @@ class Supervisor:
 
     # --- gate, decisions, checkpoints ---------------------------------------------------------
 
-    async def _ask_after_failure(self, batch: Batch, failure: str) -> Answer:
-        self._emit(
-            ErrorRecorded(
-                at=self.settings.now(),
-                batch_id=batch.batch_id,
-                message=f"batch {format(batch.batch_id, 'f')} failed: {failure}",
+    async def _ask_after_failure(self, batch: Batch, failure: str, *, record: bool) -> Answer:
+        if record:  # not again for a question a restart asks anew
+            self._emit(
+                ErrorRecorded(
+                    at=self.settings.now(),
+                    batch_id=batch.batch_id,
+                    message=failure_message(batch.batch_id, failure),
+                )
             )
-        )
         return await self.asker.batch_failed(self.plan.release_id, batch.batch_id, failure)
 
     async def _checkpoint(self, batch: Batch) -> None:

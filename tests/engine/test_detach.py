@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import pytest
 
+from orchestrator.engine.deciders import Answer, Question
 from orchestrator.engine.settings import GateSettings
 from orchestrator.fakecursor.app import FakeCursor
 from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
@@ -152,3 +153,57 @@ async def test_a_gate_running_at_the_detach_is_stopped_and_its_batch_gated_again
     assert again.outcome.status is ReleaseStatus.COMPLETED
     assert [r["batch"] for r in gate.runs] == ["0", "0", "1", "full"]
     assert again.stats["launches_per_fu"] == {"FU-1": 1, "FU-2": 1}
+
+
+@dataclass
+class Human:
+    """Answers after `delay_s` of (fake) time: far beyond the detach, or at once."""
+
+    answers: list[Answer]
+    delay_s: float = 0.0
+    deadline_s: float | None = None
+    asked: list[Question] = field(default_factory=list)
+
+    def awaits(self, kind: str) -> bool:
+        return True
+
+    async def ask(self, question: Question) -> Answer:
+        self.asked.append(question)
+        await anyio.sleep(self.delay_s)
+        return self.answers.pop(0)
+
+
+async def test_a_restart_after_a_detach_while_a_human_was_asked_asks_again_and_launches_nothing(
+    tmp_path: Path,
+) -> None:
+    """Upgrading orchd while it waits for `orchd decide`: the new orchd asks the same question
+    and does what the answer says; it does not relaunch the escalated FU on its own."""
+    scenario = Scenario(
+        defaults=FuBehaviour(creating_s=0, duration_s=60 * MIN),
+        fus={"FU-2": FuBehaviour(duration_s=5 * MIN, final_status="ERROR")},
+    )
+    p = plan([fu("FU-1"), fu("FU-2", priority="P2")], [("0", ["FU-1", "FU-2"])])
+    fake = _fake(scenario)
+    away = Human([Answer("retry", by="ops")], delay_s=1000 * MIN)
+    first = await run_on_fake(p, scenario, tmp_path, detach_at_s=30 * MIN, fake=fake, decider=away)
+    assert first.outcome.status is ReleaseStatus.DETACHED
+    assert first.status["batches"][0]["status"] == "awaiting_decision"
+    assert first.fu("FU-2")["status"] == "needs_human"
+    launched = dict(first.stats["launches_per_fu"])
+
+    back = Human([Answer("skip", by="ops")])
+    again = await run_on_fake(
+        p,
+        scenario,
+        tmp_path,
+        existing=StatusFile.model_validate(first.status),
+        fake=fake,
+        decider=back,
+    )
+    assert [(q.kind, q.reason) for q in back.asked] == [
+        ("batch_failure", f"FU-2 needs_human: {first.fu('FU-2')['error']}")
+    ]
+    assert again.stats["launches_per_fu"] == launched  # nothing launched before the answer
+    assert again.fu("FU-2")["status"] == "deferred"
+    failed = [e for e in again.status["errors"] if e["message"].startswith("batch 0 failed")]
+    assert len(failed) == 1  # the same failure, asked about again, is not recorded twice
