@@ -128,7 +128,11 @@ def test_detach_leaves_the_agents_running_and_the_next_start_adopts_them(
             first,
         )
         detach = subprocess.run(
-            release.argv("detach"), env=release.env, capture_output=True, text=True, timeout=60
+            [*release.argv("detach"), "--state-dir", str(release.state_dir)],
+            env=release.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         out, err = first.communicate(timeout=15)  # `orchd detach` returned: it has exited
     finally:
@@ -182,7 +186,8 @@ def test_detach_without_a_running_orchd_says_so_in_one_line(release: Release) ->
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
-        f"orchd: {release.status_file}: no orchd is running this release (nothing to detach)\n"
+        f"orchd: {release.status_file}: no orchd is running this release (nothing to detach; "
+        "--state-dir names the state dir of an orchd started with one)\n"
     )
 
 
