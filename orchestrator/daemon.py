@@ -1,8 +1,11 @@
-"""Process edge: the release lock, signals, the HTTP client. The only module with signals.
+"""Process edge: the release lock, signals, sd_notify, the HTTP client. The only module with
+signals.
 
-`run_release` turns SIGTERM/SIGINT into data: the first asks the supervisor to abort (stop
-launching, cancel active runs, write `aborted`), a second exits at once (uvicorn's force_exit).
-Tests pass their own `shutdown_trigger` instead of real signals.
+`run_release` turns signals into data: SIGTERM/SIGINT ask the supervisor to abort (stop
+launching, cancel active runs, write `aborted`), SIGUSR1 (`orchd detach`, `systemctl reload`) to
+detach (stop supervising, leave every agent running, write `detached`); a second SIGTERM/SIGINT
+exits at once (uvicorn's force_exit). Tests pass their own `shutdown_trigger` instead of real
+signals. Under systemd (`Type=notify`) it reports readiness, progress, liveness and its end.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import fcntl
 import hashlib
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,9 +43,11 @@ from orchestrator.adapters.git import GitCache, GitError
 from orchestrator.adapters.notify import Notifier
 from orchestrator.adapters.prompt_template import load_prompt_template
 from orchestrator.adapters.release_loader import MANIFEST, load_release, load_status_file
+from orchestrator.adapters.sd_notify import ServiceNotifier
 from orchestrator.adapters.state_dir import release_runtime_dir, resolve_state_dir
 from orchestrator.adapters.terminal_prompt import ask_terminal
 from orchestrator.core.backoff import BackoffPolicy
+from orchestrator.core.service_status import service_status
 from orchestrator.engine.asking import Notify
 from orchestrator.engine.configure import DecisionModes, Overrides, decision_modes, engine_settings
 from orchestrator.engine.deciders import (
@@ -55,13 +62,22 @@ from orchestrator.engine.deciders import (
 from orchestrator.engine.merge_queue import MergeQueue
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.supervisor import ReleaseOutcome, StatusWriterHook, Supervisor
-from orchestrator.errors import ExitCode, InputError, StatusWriteFailed
+from orchestrator.errors import ExitCode, InputError, OrchdError, StatusWriteFailed
 from orchestrator.models.release import ReleasePlan, StrategyType
 from orchestrator.models.status import ReleaseStatus, StatusFile
 
 log = structlog.get_logger("orchd.daemon")
 
-ShutdownTrigger = Callable[[], Awaitable[None]]
+
+class Stop(StrEnum):
+    """What a shutdown trigger asks for."""
+
+    ABORT = "abort"  # cancel every active run, exit 3
+    DETACH = "detach"  # leave every agent running for the next start, exit 5
+
+
+# returns when orchd should stop, saying how (None: abort)
+ShutdownTrigger = Callable[[], Awaitable[Stop | None]]
 
 # `orchd start` checks the key before anything else: a few quick retries, never minutes
 KEY_CHECK_BACKOFF = BackoffPolicy(max_attempts=3, initial_delay_s=0.5, max_total_s=15.0)
@@ -70,6 +86,7 @@ EXIT_FOR_STATUS = {
     ReleaseStatus.COMPLETED: ExitCode.OK,
     ReleaseStatus.FAILED: ExitCode.RELEASE_FAILED,
     ReleaseStatus.ABORTED: ExitCode.ABORTED,
+    ReleaseStatus.DETACHED: ExitCode.DETACHED,
 }
 
 
@@ -245,19 +262,105 @@ def running_orchd(status_path: Path, state_dir: Path | None = None) -> int | Non
         os.close(fd)
 
 
-async def _signal_trigger() -> None:
-    """Return at the first SIGTERM/SIGINT; a second one exits the process at once."""
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+@dataclass(frozen=True)
+class DetachedDaemon:
+    """An orchd that `request_detach` saw exit, and the status file it left."""
+
+    pid: int
+    snapshot: StatusFile | None
+
+
+class DetachTimedOut(OrchdError):
+    """The orchd asked to detach is still running after the wait (exit 1)."""
+
+    exit_code = ExitCode.RELEASE_FAILED
+
+
+def request_detach(
+    status_path: Path, state_dir: Path | None = None, *, wait_s: float, poll_s: float = 0.1
+) -> DetachedDaemon:
+    """`orchd detach`: SIGUSR1 to the orchd holding this release's lock (in `state_dir`, as
+    `running_orchd`), then wait (at most `wait_s`) until it has let go of the lock and exited,
+    so a `start` right after never finds the old one still there."""
+    pid = running_orchd(status_path, state_dir)
+    if pid is None:
+        raise InputError(
+            f"{status_path}: no orchd is running this release (nothing to detach; "
+            "--state-dir names the state dir of an orchd started with one)"
+        )
+    if pid <= 0:
+        lock = pid_path(status_path, state_dir)
+        raise InputError(f"{lock}: the release is locked but holds no pid")
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        raise InputError(
+            f"{status_path}: no orchd is running this release (pid {pid} is gone)"
+        ) from None
+    except PermissionError:
+        raise InputError(
+            f"cannot signal orchd (pid {pid}): it runs as another user (run this as that user; "
+            "under systemd: systemctl reload orchd@<release>)"
+        ) from None
+    deadline = time.monotonic() + wait_s
+    while running_orchd(status_path, state_dir) is not None or not _exited(pid):
+        if time.monotonic() >= deadline:
+            raise DetachTimedOut(
+                f"orchd (pid {pid}) was asked to detach but still runs after {wait_s:g}s "
+                "(it may be finishing a git operation; run `orchd detach` again to wait on)"
+            )
+        time.sleep(poll_s)
+    snapshot = load_status_file(status_path)[0] if status_path.exists() else None
+    return DetachedDaemon(pid, snapshot)
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie its parent has not reaped yet (it holds nothing any more)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): alive until reaped
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+async def _signal_trigger() -> Stop:
+    """Return at the first SIGTERM/SIGINT (abort) or SIGUSR1 (detach); from then on a
+    SIGTERM/SIGINT exits the process at once and a SIGUSR1 is ignored."""
+    stop = Stop.ABORT
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGUSR1) as signals:
         async for signum in signals:
-            log.warning("release.abort_requested", signal=signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            if signum == signal.SIGUSR1:
+                stop = Stop.DETACH
+                log.warning("release.detach_requested", signal=name)
+            else:
+                log.warning("release.abort_requested", signal=name)
             break
-    # Keep listening in a thread-free way: a second signal forces exit.
-    signal.signal(signal.SIGINT, _force_exit)
-    signal.signal(signal.SIGTERM, _force_exit)
+    # Keep listening in a thread-free way: a second signal forces exit (with what the first
+    # asked for: a detach cut short still leaves the agents running).
+    code = ExitCode.DETACHED if stop is Stop.DETACH else ExitCode.ABORTED
+    signal.signal(signal.SIGINT, _force_exit(code))
+    signal.signal(signal.SIGTERM, _force_exit(code))
+    # its default action would kill orchd mid-way (a handler, not SIG_IGN: children inherit that)
+    signal.signal(signal.SIGUSR1, _ignore)
+    return stop
 
 
-def _force_exit(signum: int, frame: object) -> None:
-    os._exit(int(ExitCode.ABORTED))
+def _force_exit(code: ExitCode) -> Callable[[int, object], None]:
+    def handler(signum: int, frame: object) -> None:
+        os._exit(int(code))
+
+    return handler
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Already stopping: nothing more to do."""
 
 
 async def run_release(
@@ -276,10 +379,15 @@ async def run_release(
     decider: Decider | None = None,
     extra_notifier: Notify | None = None,
     pause_display: PauseDisplay | None = None,
+    service: ServiceNotifier | None = None,
 ) -> ReleaseOutcome:
-    """Run the release to its end (or abort) and return the outcome."""
+    """Run the release to its end (or abort, or detach) and return the outcome. Called holding
+    the release lock with the plan loaded; `service` (default: from `$NOTIFY_SOCKET`) hears
+    READY=1 once the release branch is set up, STATUS= as the release moves, WATCHDOG=1 from
+    the event loop and STOPPING=1 on the way out."""
     modes = modes or DecisionModes("fail", "continue", None)
     runtime = release_runtime_dir(status_path, resolve_state_dir(settings.state_dir))
+    service = service or ServiceNotifier.from_env(os.environ)
     # a decision left by an earlier run must not answer this run's first question
     try:
         decision_path(runtime).unlink(missing_ok=True)
@@ -287,51 +395,73 @@ async def run_release(
         raise _unwritable(decision_path(runtime), exc) from None
     settings = replace(settings, repo_url=run_env.repo_url, release_branch=run_env.release_branch)
     max_connections = max(20, 2 * plan.limits.effective_parallel + 10)
-    async with build_http_client(
-        run_env.cursor, transport=transport, max_connections=max_connections
-    ) as http:
-        client = CursorClient.from_settings(http, run_env.cursor)
-        queue = merge_queue_for(plan, settings, run_env.repo_url, run_env.release_branch)
-        try:
-            await queue.open(candidate_attempts(existing))
-        except GitError as exc:
-            raise InputError(f"REPO_URL: the release branch cannot be set up: {exc}") from exc
-        notifier = Notifier(
-            notify_url,
-            http,
-            secrets=[run_env.cursor.api_key.get_secret_value()],
-            release_id=plan.release_id,
-        )
-        supervisor = Supervisor(
-            plan,
-            client,
-            settings,
-            status_path,
-            queue,
-            existing=existing,
-            writer_hook=on_change,
-            decider=decider or build_decider(modes, runtime, pause_display),
-            notifier=_Both(notifier, extra_notifier) if extra_notifier else notifier,
-            keep_siblings_on_failure=None if decider else modes.on_batch_failure == "fail",
-        )
-        supervisor.lander.log_dir = runtime / "gate_logs"  # not beside the status file
-        trigger = shutdown_trigger or (_signal_trigger if install_signal_handlers else None)
-        try:
-            async with anyio.create_task_group() as group:
+    stops = _Stops(shutdown_trigger or (_signal_trigger if install_signal_handlers else None))
+
+    def _on_change(snapshot: StatusFile) -> None:
+        if on_change is not None:
+            on_change(snapshot)
+        service.status(service_status(snapshot))
+
+    setup_error: InputError | None = None  # raised once the task group is closed
+    notifier: Notifier | None = None
+    outcome: ReleaseOutcome | None = None
+    try:
+        async with (
+            build_http_client(
+                run_env.cursor, transport=transport, max_connections=max_connections
+            ) as http,
+            anyio.create_task_group() as group,
+        ):
+            if shutdown_trigger is None:  # signals: a detach during the git setup is kept
+                group.start_soon(stops.listen, service)
+            client = CursorClient.from_settings(http, run_env.cursor)
+            queue = merge_queue_for(plan, settings, run_env.repo_url, run_env.release_branch)
+            service.status(f"setting up {queue.branch} from REPO_URL")
+            try:
+                await queue.open(candidate_attempts(existing))
+            except GitError as exc:
+                setup_error = InputError(f"REPO_URL: the release branch cannot be set up: {exc}")
+                setup_error.__cause__ = exc
+            except InputError as exc:  # RELEASE_BRANCH is not on the remote
+                setup_error = exc
+            else:
+                notifier = Notifier(
+                    notify_url,
+                    http,
+                    secrets=[run_env.cursor.api_key.get_secret_value()],
+                    release_id=plan.release_id,
+                )
+                supervisor = Supervisor(
+                    plan,
+                    client,
+                    settings,
+                    status_path,
+                    queue,
+                    existing=existing,
+                    writer_hook=_on_change,
+                    decider=decider or build_decider(modes, runtime, pause_display),
+                    notifier=_Both(notifier, extra_notifier) if extra_notifier else notifier,
+                    keep_siblings_on_failure=None if decider else modes.on_batch_failure == "fail",
+                )
+                supervisor.lander.log_dir = runtime / "gate_logs"  # not beside the status file
+                stops.attach(supervisor)
+                if shutdown_trigger is not None:  # a test's trigger times from the release start
+                    group.start_soon(stops.listen, service)
                 group.start_soon(notifier.run)
-                if trigger is not None:
-
-                    async def _abort_on_trigger() -> None:
-                        await trigger()
-                        supervisor.abort()
-
-                    group.start_soon(_abort_on_trigger)
+                group.start_soon(service.keep_alive)
+                service.ready(f"starting: {queue.branch} at {queue.head[:12]}")
                 outcome = await supervisor.run()
                 await notifier.aclose()
-                group.cancel_scope.cancel()
-        finally:
+            group.cancel_scope.cancel()
+    finally:
+        service.stopping()
+        service.close()
+        if notifier is not None:
             with anyio.CancelScope(shield=True):
                 await notifier.aclose(grace_s=0)
+    if setup_error is not None:
+        raise setup_error
+    assert outcome is not None  # the group ends early only on a setup error
     error = supervisor.status_writer.write_error if supervisor.status_writer else None
     if error is not None:
         reason = error.strerror or str(error)
@@ -341,6 +471,38 @@ async def run_release(
             f"can be written, `orchd start {plan.release_id}` picks up from it)"
         )
     return outcome
+
+
+class _Stops:
+    """Turns the shutdown trigger into `abort()` / `detach()` on the supervisor, also when it
+    fires before the supervisor exists (kept, then applied)."""
+
+    def __init__(self, trigger: ShutdownTrigger | None) -> None:
+        self._trigger = trigger
+        self._asked: Stop | None = None
+        self._supervisor: Supervisor | None = None
+
+    async def listen(self, service: ServiceNotifier) -> None:
+        if self._trigger is None:
+            return
+        self._asked = await self._trigger() or Stop.ABORT
+        if self._asked is Stop.DETACH:
+            service.stopping("detaching: every agent keeps running")
+        else:
+            service.stopping("aborting: cancelling every active run")
+        self._apply()
+
+    def attach(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+        self._apply()
+
+    def _apply(self) -> None:
+        if self._supervisor is None or self._asked is None:
+            return
+        if self._asked is Stop.DETACH:
+            self._supervisor.detach()
+        else:
+            self._supervisor.abort()
 
 
 async def check_api_key(

@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     ABORTED = 3
     STATUS_NOT_WRITTEN = 4
+    DETACHED = 5  # `orchd detach` / SIGUSR1: agents left running, the next start adopts them
     INTERNAL = 70
 
 

@@ -75,6 +75,9 @@ def _register_commands() -> None:
     from orchestrator.cli import dashboard
 
     dashboard.register(app)
+    from orchestrator.cli import detach
+
+    detach.register(app)
 
 
 _register_commands()

@@ -7,14 +7,20 @@ what a human decided and how far gates and batches got.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from orchestrator.engine.fu_outcomes import FuOutcomes
 from orchestrator.engine.merge_queue import MergeQueue
 from orchestrator.models.events import BatchLanded, IntegrationBranch, StatusEvent
 from orchestrator.models.release import Batch, ReleasePlan
-from orchestrator.models.status import FuStatus, StatusFile
+from orchestrator.models.status import BatchStatus, FuStatus, StatusFile
 
 _GATE_PASSED = {"passed", "no_tests"}
+
+
+def failure_message(batch_id: Decimal, failure: str) -> str:
+    """How a failed batch is recorded in `errors[]` (and read back by `open_question`)."""
+    return f"batch {format(batch_id, 'f')} failed: {failure}"
 
 
 class EarlierRun:
@@ -27,6 +33,17 @@ class EarlierRun:
             return None
         entry = next((b for b in self.existing.batches if b.batch_id == batch.batch_id), None)
         return entry.status if entry is not None else None
+
+    def open_question(self, batch: Batch) -> str | None:
+        """The failure an earlier run asked a human about and never heard back on (it was
+        detached, or crashed, while the batch was `awaiting_decision`), else None."""
+        if self.existing is None or self.batch_status(batch) != BatchStatus.AWAITING_DECISION:
+            return None
+        prefix = failure_message(batch.batch_id, "")
+        for error in reversed(self.existing.errors):
+            if error.batch_id == batch.batch_id and error.message.startswith(prefix):
+                return error.message.removeprefix(prefix)
+        return "it failed before orchd restarted (its errors are in the status file)"
 
     def checkpoint_passed(self, batch: Batch) -> bool:
         """An earlier run recorded `continue` at this batch's checkpoint."""

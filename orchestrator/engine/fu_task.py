@@ -3,7 +3,7 @@ get it merged into the batch's candidate, sending conflicts back to the same age
 
 Expected failures (run ERROR, timeout, stale, no branch pushed, API errors) become status events
 and an outcome; only bugs escape. On cancellation (abort) the active run is cancelled before
-re-raising.
+re-raising; on a detach it is left running for the next orchd to adopt.
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ class FuDriver:
         self._resume = resume
         self._shield: anyio.CancelScope | None = None
         self._hurry_s: float | None = None
+        self._detaching = False  # orchd is detaching: cancel nothing, archive nothing
         self.queue = queue
         self.batch_id = batch_id
         self.base_sha = base_sha
@@ -141,7 +142,9 @@ class FuDriver:
                     return status
             return await self._merge()
         except anyio.get_cancelled_exc_class():
-            if self._unconfirmed is not None:  # aborted with a create's fate unknown
+            # aborted with a create's fate unknown; a detach leaves it: the next orchd launches
+            # the same attempt's agentId and adopts the agent if it was made (409)
+            if self._unconfirmed is not None and not self._detaching:
                 await self.care.stop_orphan(self._unconfirmed)
             raise
 
@@ -316,7 +319,8 @@ class FuDriver:
                 run = await self._launch(agent_id, target)
             self._shield = None
             if run is None:
-                log_.warning("agent.create_abandoned", reason="aborted during the create")
+                reason = "detached" if self._detaching else "aborted"
+                log_.warning("agent.create_abandoned", reason=f"{reason} during the create")
                 await anyio.lowlevel.checkpoint()  # the abort lands here
                 return AttemptFailure(FailureKind.API_TRANSIENT, "create abandoned")
         except CursorError as exc:
@@ -357,10 +361,9 @@ class FuDriver:
             await anyio.lowlevel.checkpoint()  # a cancel that arrived during the create lands here
             return await self._follow(run, log_)
         except anyio.get_cancelled_exc_class():
-            await self.care.cancel_run(self._active, log_)
-            await self.care.archive(
-                agent_id
-            )  # aborted: its account slot back (a restart unarchives)
+            if not self._detaching:  # a detach leaves the run to the next orchd
+                await self.care.cancel_run(self._active, log_)
+                await self.care.archive(agent_id)  # aborted: its slot back (a restart unarchives)
             raise
         except CursorError as exc:
             log_.warning("run.follow_failed", error=exc.message, code=exc.code)
@@ -535,6 +538,18 @@ class FuDriver:
         self._hurry_s = grace_s
         if self._shield is not None:
             self._shield.deadline = min(self._shield.deadline, anyio.current_time() + grace_s)
+
+    def detach(self, grace_s: float) -> None:
+        """orchd stops supervising: when this task is cancelled, its run goes on unfollowed (not
+        cancelled, not archived) for the next `orchd start` to adopt; a create in flight gets
+        `grace_s` more, like an abort's."""
+        self._detaching = True
+        self.hurry(grace_s)
+
+    @property
+    def active_agent(self) -> str | None:
+        """The agent whose run this driver follows right now, if any."""
+        return self._active.agent_id if self._active is not None else None
 
     def _follow_up_target(self) -> str | None:
         """With `follow_up_on_same_agent`, a retry continues the last agent (keeps its context)."""

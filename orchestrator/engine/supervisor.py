@@ -7,6 +7,8 @@ parallel and high-risk limits across the release. One writer task owns the statu
 When every FU of a batch is merged into its candidate, the batch lands: its integration tests
 run on the candidate and the release branch moves to it. A failed batch asks the decider
 (retry / fix / skip / abort); a checkpoint holds later batches until someone says continue.
+`abort` cancels every active run; `detach` stops supervising and leaves them running, for the
+next `orchd start` to adopt.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from orchestrator.core.scheduling import prerequisites
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.asking import Asker, Notify
 from orchestrator.engine.deciders import Answer, Decider, PolicyDecider
-from orchestrator.engine.earlier_run import EarlierRun, reconcile
+from orchestrator.engine.earlier_run import EarlierRun, failure_message, reconcile
 from orchestrator.engine.fu_outcomes import FuOutcomes
 from orchestrator.engine.fu_task import FuDriver
 from orchestrator.engine.landing import Lander
@@ -113,6 +115,8 @@ class Supervisor:
         self._batch_ok: dict[Decimal, bool] = {}
         self._batch_started: set[Decimal] = set()
         self._aborted = False
+        self._detached = False
+        self._left_running: list[str] = []  # FUs whose agents a detach left running
         self._full_suite_failure: str | None = None
         self._launched_none = True  # no batch had work to do in this process
         self._drivers: set[FuDriver] = set()
@@ -130,9 +134,24 @@ class Supervisor:
 
     def abort(self) -> None:
         """Stop launching, cancel every active run, finish with status `aborted`."""
+        if self._detached:
+            return  # already leaving: the runs stay for the next orchd
         self._aborted = True
         for driver in self._drivers:
             driver.hurry(self.settings.cancel_grace_s)
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def detach(self) -> None:
+        """Stop supervising and leave every agent running: no run is cancelled, no agent
+        archived, FUs keep their recorded runs in the file, which says `detached`; a gate that
+        is running is stopped (its batch is gated again). The next `orchd start` adopts it all."""
+        if self._aborted or self._detached:
+            return
+        self._detached = True
+        self._left_running = sorted(d.unit.id for d in self._drivers if d.active_agent)
+        for driver in self._drivers:
+            driver.detach(self.settings.cancel_grace_s)
         if self._scope is not None:
             self._scope.cancel()
 
@@ -167,33 +186,55 @@ class Supervisor:
                     self._emit(event)
                 with anyio.CancelScope() as scope:
                     self._scope = scope
-                    if self._aborted:
+                    if self._aborted or self._detached:
                         scope.cancel()
                     async with anyio.create_task_group() as batches:
                         for index, batch in enumerate(self.plan.batches):
                             batches.start_soon(self._run_batch, index, batch)
                     await self._full_suite()
-                if self._aborted:
-                    for event in self._fus.close_unstarted(self.settings.now()):
-                        self._emit(event)
-                status = self._fus.release_status(
-                    aborted=self._aborted, full_suite_failed=bool(self._full_suite_failure)
-                )
-                counts = self._fus.counts()
-                self._emit(ReleaseFinished(at=self.settings.now(), status=status, summary=counts))
-                self.log.info("release.finished", status=status.value, **counts)
-                self.asker.notify(
-                    "release.finished",
-                    f"{self.plan.release_id}: release {status.value}",
-                    status=status.value,
-                    summary=counts,
-                )
+                status = self._finish_detached() if self._detached else self._finish()
         return ReleaseOutcome(
             status=status,
             snapshot=writer.snapshot,
             peak_running=self.slots.peak_running,
             peak_high_risk=self.slots.peak_high_risk,
         )
+
+    def _finish(self) -> ReleaseStatus:
+        if self._aborted:
+            for event in self._fus.close_unstarted(self.settings.now()):
+                self._emit(event)
+        status = self._fus.release_status(
+            aborted=self._aborted, full_suite_failed=bool(self._full_suite_failure)
+        )
+        counts = self._fus.counts()
+        self._emit(ReleaseFinished(at=self.settings.now(), status=status, summary=counts))
+        self.log.info("release.finished", status=status.value, **counts)
+        self.asker.notify(
+            "release.finished",
+            f"{self.plan.release_id}: release {status.value}",
+            status=status.value,
+            summary=counts,
+        )
+        return status
+
+    def _finish_detached(self) -> ReleaseStatus:
+        """The file keeps every FU as it was (running ones with their run ids, pending ones
+        pending) for the next start; only the release's status says `detached`."""
+        status = ReleaseStatus.DETACHED
+        self._emit(ReleaseFinished(at=self.settings.now(), status=status))
+        left = self._left_running
+        self.log.info("release.detached", left_running=left)
+        release = self.plan.release_id
+        self.asker.notify(
+            "release.detached",
+            f"{release}: orchd detached; {len(left)} agent(s) keep running"
+            + (f" ({', '.join(left)})" if left else "")
+            + f"; `orchd start {release}` adopts them",
+            status=status.value,
+            left_running=left,
+        )
+        return status
 
     # --- events -------------------------------------------------------------------------------
 
@@ -239,29 +280,37 @@ class Supervisor:
             self._batch_status(batch, BatchStatus.SKIPPED)  # a human skipped it before
             return False
         self._launched_none = False
+        # a question an earlier run asked and never heard back on (it detached or crashed while
+        # it waited): ask again, and launch nothing until a human answers
+        reopened = self._earlier.open_question(batch)
+        failure: str | None
         while True:
-            failure = await self._run_fus(batch, to_run)
-            if failure is None:
-                blocked = [f for f in members if not self._merged_or_landed(f)]
-                if not any(self._fus[f].status is FuStatus.MERGED for f in members):
-                    # only FUs blocked by a settled dependency: nothing a decision can change
-                    self._settle_all(members)
-                    self._batch_status(batch, BatchStatus.FAILED)
-                    return False
-                self._batch_status(batch, BatchStatus.GATING)
-                branches = [b for f in members if (b := self._branch_of(f))]
-                result = await self.lander.land(batch.batch_id, branches)
-                if isinstance(result, Landed):
-                    # FUs blocked by a settled dependency do not hold back the rest
-                    await self._landed(batch, result, complete=not blocked)
-                    return not blocked
-                if isinstance(result, NeedsResolution):
-                    to_run = sorted(result.conflicts, key=members.index)
-                    for fu_id in to_run:
-                        self._fus[fu_id].unsettle()
-                    continue
-                failure = f"integration tests failed: {result.summary}"
-            answer = await self._ask_after_failure(batch, failure)
+            if reopened is not None:
+                failure, asked_before, reopened = reopened, True, None
+            else:
+                asked_before = False
+                failure = await self._run_fus(batch, to_run)
+                if failure is None:
+                    blocked = [f for f in members if not self._merged_or_landed(f)]
+                    if not any(self._fus[f].status is FuStatus.MERGED for f in members):
+                        # only FUs blocked by a settled dependency: nothing a decision can change
+                        self._settle_all(members)
+                        self._batch_status(batch, BatchStatus.FAILED)
+                        return False
+                    self._batch_status(batch, BatchStatus.GATING)
+                    branches = [b for f in members if (b := self._branch_of(f))]
+                    result = await self.lander.land(batch.batch_id, branches)
+                    if isinstance(result, Landed):
+                        # FUs blocked by a settled dependency do not hold back the rest
+                        await self._landed(batch, result, complete=not blocked)
+                        return not blocked
+                    if isinstance(result, NeedsResolution):
+                        to_run = sorted(result.conflicts, key=members.index)
+                        for fu_id in to_run:
+                            self._fus[fu_id].unsettle()
+                        continue
+                    failure = f"integration tests failed: {result.summary}"
+            answer = await self._ask_after_failure(batch, failure, record=not asked_before)
             if answer.action in {"retry", "fix"}:
                 if answer.action == "fix":
                     await self._fix(batch, failure)
@@ -396,6 +445,8 @@ class Supervisor:
         try:
             status = await driver.drive()
         except anyio.get_cancelled_exc_class():
+            if self._detached:
+                raise  # the file keeps its run as it was: the next orchd adopts it
             state.status = FuStatus.CANCELLED
             state.next_attempt = driver.attempt + 1
             state.delivered = driver.delivered
@@ -441,7 +492,7 @@ class Supervisor:
         self, batch: Batch, fu_id: str, *, base_sha: str | None, contained: tuple[str, ...]
     ) -> FuDriver:
         state = self._fus[fu_id]
-        return FuDriver(
+        driver = FuDriver(
             plan=self.plan,
             unit=self.plan.fu(fu_id),
             candidate=self._cands[fu_id],
@@ -462,6 +513,9 @@ class Supervisor:
             emit_durable=self._emit_durable,
             requested=state.requested,
         )
+        if self._detached:  # made while the detach is landing: it must not cancel either
+            driver.detach(self.settings.cancel_grace_s)
+        return driver
 
     def _cancels_batch(self) -> bool:
         """Issue-4 behaviour ("fail"): keep running siblings; otherwise stop the batch."""
@@ -474,14 +528,15 @@ class Supervisor:
 
     # --- gate, decisions, checkpoints ---------------------------------------------------------
 
-    async def _ask_after_failure(self, batch: Batch, failure: str) -> Answer:
-        self._emit(
-            ErrorRecorded(
-                at=self.settings.now(),
-                batch_id=batch.batch_id,
-                message=f"batch {format(batch.batch_id, 'f')} failed: {failure}",
+    async def _ask_after_failure(self, batch: Batch, failure: str, *, record: bool) -> Answer:
+        if record:  # not again for a question a restart asks anew
+            self._emit(
+                ErrorRecorded(
+                    at=self.settings.now(),
+                    batch_id=batch.batch_id,
+                    message=failure_message(batch.batch_id, failure),
+                )
             )
-        )
         return await self.asker.batch_failed(self.plan.release_id, batch.batch_id, failure)
 
     async def _checkpoint(self, batch: Batch) -> None:
@@ -495,7 +550,7 @@ class Supervisor:
 
     async def _full_suite(self) -> None:
         """After the last batch, every IT test, as the original does."""
-        if self._aborted or not self.settings.gate.full_suite_after_last:
+        if self._aborted or self._detached or not self.settings.gate.full_suite_after_last:
             return
         if len(self._batch_ok) != len(self.plan.batches) or not all(self._batch_ok.values()):
             return

@@ -76,6 +76,7 @@ class ReleaseStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     ABORTED = "aborted"
+    DETACHED = "detached"  # orchd stopped supervising; its agents run on, the next start adopts
 
 
 class FuEntry(BaseModel):

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from orchestrator.adapters.cursor.client import CursorClient
 from orchestrator.adapters.cursor.models import CreateAgentRequest, Prompt, RepoConfig, Run
 from orchestrator.adapters.cursor.settings import CursorSettings
-from orchestrator.daemon import RunEnv, run_release
+from orchestrator.daemon import RunEnv, Stop, run_release
 from orchestrator.engine.asking import Notify
 from orchestrator.engine.configure import DecisionModes
 from orchestrator.engine.deciders import Decider
@@ -73,6 +73,7 @@ async def run_on_fake(
     *,
     engine: EngineSettings | None = None,
     abort_at_s: float | None = None,
+    detach_at_s: float | None = None,
     existing: Any = None,
     fake: FakeCursor | None = None,
     decider: Decider | None = None,
@@ -96,12 +97,14 @@ async def run_on_fake(
         repo_url=engine.repo_url,
         release_branch="main",
     )
-    trigger: Callable[[], Awaitable[None]] | None = None
-    if abort_at_s is not None:
-        delay = abort_at_s
+    trigger: Callable[[], Awaitable[Stop | None]] | None = None
+    if abort_at_s is not None or detach_at_s is not None:
+        delay = abort_at_s if abort_at_s is not None else detach_at_s
+        how = Stop.ABORT if abort_at_s is not None else Stop.DETACH
 
-        async def trigger() -> None:
-            await asyncio.sleep(delay)
+        async def trigger() -> Stop | None:
+            await asyncio.sleep(delay or 0.0)
+            return how
 
     path = tmp_path / "agent_status.json"
     try:
