@@ -442,8 +442,8 @@ async def run_release(
                     decider=decider or build_decider(modes, runtime, pause_display),
                     notifier=_Both(notifier, extra_notifier) if extra_notifier else notifier,
                     keep_siblings_on_failure=None if decider else modes.on_batch_failure == "fail",
+                    gate_log_dir=runtime / "gate_logs",  # orchd's state dir, not the checkout
                 )
-                supervisor.lander.log_dir = runtime / "gate_logs"  # not beside the status file
                 stops.attach(supervisor)
                 if shutdown_trigger is not None:  # a test's trigger times from the release start
                     group.start_soon(stops.listen, service)

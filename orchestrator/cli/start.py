@@ -103,7 +103,7 @@ def start(
     ] = None,
 ) -> None:
     """Run a release to its end. Exit 0 done, 1 failed, 2 bad input, 3 aborted, 4 the status
-    file could not be written."""
+    file could not be written, 5 detached (agents left running; start again to adopt them)."""
     live = setup_output(live, log_level, log_format)
     overrides = Overrides(
         poll_interval_s=poll_interval,

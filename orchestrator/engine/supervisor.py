@@ -78,6 +78,7 @@ class Supervisor:
         decider: Decider | None = None,
         notifier: Notify | None = None,
         keep_siblings_on_failure: bool | None = None,
+        gate_log_dir: Path | None = None,
     ) -> None:
         self.plan = plan
         self.api = api
@@ -127,7 +128,8 @@ class Supervisor:
         self.status_writer: StatusWriter | None = None  # set by `run`; the daemon reads it after
         self.asker = Asker(self.decider, self._emit, settings.now, notifier)
         self.queue = queue
-        self.lander = Lander(plan, settings, queue, self._emit, status_path.parent / "gate_logs")
+        logs = gate_log_dir or status_path.parent / "gate_logs"
+        self.lander = Lander(plan, settings, queue, self._emit, logs)
         self.log = log.bind(release_id=plan.release_id)
 
     # --- public -------------------------------------------------------------------------------
