@@ -61,6 +61,10 @@ def narrate(
         sentences += _batch_story(old, batch, fu_sentences.get(index, []), current)
     sentences += _full_suite(previous, current)
     sentences += [Sentence(_one_line(e.message)) for e in current.errors[len(previous.errors) :]]
+    told = {alert.key for alert in previous.alerts}
+    sentences += [
+        Sentence(_one_line(f"alert: {a.message}")) for a in current.alerts if a.key not in told
+    ]
     sentences += _question(previous, current, decide_args)
     sentences += _finished(previous, current)
     return sentences

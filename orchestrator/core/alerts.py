@@ -43,14 +43,17 @@ def agent_timeout(
 
 
 def integration_test_failure(
-    at: datetime, batch_id: Decimal, candidate: str | None, summary: str
+    at: datetime, batch_id: Decimal | None, candidate: str | None, summary: str, *, full: bool
 ) -> AlertRaised:
-    occurrence = candidate.rsplit("/", 1)[-1] if candidate else "full"
+    """A batch gate (per candidate) or the final full suite (per release head) failed."""
+    where = "the full suite" if full or batch_id is None else f"batch {_batch(batch_id)}"
+    occurrence = candidate.rsplit("/", 1)[-1] if candidate else at.isoformat()
+    scope = "full" if full or batch_id is None else _batch(batch_id)
     return AlertRaised(
         at=at,
-        key=f"integration_test_failure/{_batch(batch_id)}/{occurrence}",
+        key=f"integration_test_failure/{scope}/{occurrence}",
         kind="integration_test_failure",
-        message=f"batch {_batch(batch_id)}: integration tests failed: {summary}",
+        message=f"{where}: integration tests failed: {summary}",
         batch_id=batch_id,
     )
 
@@ -76,13 +79,14 @@ def watch_alerts(
 ) -> list[AlertRaised]:
     """Stalled batches and batches failing too often, as of `now` (already raised ones too:
     the reducer drops repeats)."""
-    if snapshot.orchestrator.status in _DONE_RELEASE or snapshot.orchestrator.awaiting:
-        return []  # a release waiting for a person is not stalled: it is asking
+    if snapshot.orchestrator.status in _DONE_RELEASE:
+        return []
+    asking = bool(snapshot.orchestrator.awaiting)  # waiting for a person is not a stall
     found: list[AlertRaised] = []
     for batch in snapshot.batches:
         label = _batch(batch.batch_id)
         since = _last_sign_of_life(batch)
-        if _in_progress(batch) and since is not None:
+        if not asking and _in_progress(batch) and since is not None:
             quiet_s = (now - since).total_seconds()
             if quiet_s >= stalled_after_s:
                 found.append(

@@ -131,6 +131,7 @@ _POSITIVE = (
     "max_duration_minutes",
     "gate_timeout_s",
     "cancel_grace_s",
+    "stalled_after_minutes",
 )
 _NOT_NEGATIVE = {
     "decision_deadline_minutes": "use 0 for no deadline",

@@ -93,6 +93,8 @@ def engine_settings(
         model_tiers=tiers,
         prompt_template=prompt_template,
         cancel_grace_s=limits.cancel_grace_s,
+        stalled_after_s=limits.stalled_after_minutes * 60.0,
+        alert_failure_rate=limits.alert_failure_rate,
         archive_finished_agents=limits.archive_finished_agents,
         gate=GateSettings(
             template=limits.gate_command_template,

@@ -28,6 +28,7 @@ from orchestrator.adapters.cursor.models import (
     RunStatus,
 )
 from orchestrator.core.agent_ids import agent_id_for
+from orchestrator.core.alerts import agent_timeout
 from orchestrator.core.attempts import Escalate, FailureKind, after_failure
 from orchestrator.core.progress import progress_of
 from orchestrator.core.prompt import conflict_prompt
@@ -399,6 +400,11 @@ class FuDriver:
                 final = latest
             else:
                 log_.warning("run.timeout", max_duration_s=max_s)
+                self.emit(
+                    agent_timeout(
+                        self.settings.now(), self.unit.id, self.attempt, max_s / 60, self.batch_id
+                    )
+                )
                 await self.care.cancel_run(self._active, log_)
                 return AttemptFailure(FailureKind.TIMEOUT, f"timed out after {max_s / 60:g} min")
         elif result.end is WatchEnd.STALE:

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import structlog
 
+from orchestrator.core.alerts import integration_test_failure
 from orchestrator.core.prompt import fix_prompt
 from orchestrator.engine.batch_gate import run_batch_gate
 from orchestrator.engine.merge_queue import (
@@ -79,6 +80,12 @@ class Lander:
                 extra_env={"ORCHD_GATE_SHA": sha, "ORCHD_BASE_SHA": base},
             )
             self.emit(outcome.event)
+            if not outcome.passed:
+                self.emit(
+                    integration_test_failure(
+                        self.settings.now(), batch_id, ref, outcome.summary, full=batch_id is None
+                    )
+                )
             self.last_gate[batch_id] = GateRecord(outcome.summary, outcome.log_path)
             return GateVerdict(outcome.passed, outcome.summary)
 

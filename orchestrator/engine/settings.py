@@ -47,6 +47,9 @@ class EngineSettings:
     cancel_grace_s: float = 20.0
     archive_finished_agents: bool = True
     coalesce_s: float = 0.1
+    stalled_after_s: float = 30 * 60.0  # the "batch stalled" alert
+    alert_failure_rate: float = 0.2  # the "high failure rate" alert
+    alert_check_s: float = 60.0  # how often stalls and failure rates are looked for
     gate: GateSettings = field(default_factory=GateSettings)
     now: Callable[[], datetime] = utcnow
     # the release branch

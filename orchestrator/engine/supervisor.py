@@ -27,6 +27,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from orchestrator.adapters.status_store import StatusWriter, open_event_channel
 from orchestrator.core.reducer import initial_status
 from orchestrator.core.scheduling import prerequisites
+from orchestrator.engine.alerting import AlertWatch
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.asking import Asker, Notify
 from orchestrator.engine.deciders import Answer, Decider, PolicyDecider
@@ -127,6 +128,7 @@ class Supervisor:
         self._sent = 0
         self.status_writer: StatusWriter | None = None  # set by `run`; the daemon reads it after
         self.asker = Asker(self.decider, self._emit, settings.now, notifier)
+        self.alerts = AlertWatch(plan.release_id, settings, self._emit, self.asker, self.existing)
         self.queue = queue
         logs = gate_log_dir or status_path.parent / "gate_logs"
         self.lander = Lander(plan, settings, queue, self._emit, logs)
@@ -164,7 +166,7 @@ class Supervisor:
             self.status_path,
             snapshot,
             coalesce_s=self.settings.coalesce_s,
-            on_change=self._writer_hook,
+            on_change=self._written,
         )
         self.status_writer = writer  # the daemon reads `write_error` once the release ends
         async with anyio.create_task_group() as outer:
@@ -190,10 +192,13 @@ class Supervisor:
                     self._scope = scope
                     if self._aborted or self._detached:
                         scope.cancel()
-                    async with anyio.create_task_group() as batches:
-                        for index, batch in enumerate(self.plan.batches):
-                            batches.start_soon(self._run_batch, index, batch)
-                    await self._full_suite()
+                    async with anyio.create_task_group() as watch:
+                        watch.start_soon(self.alerts.run, lambda: writer.snapshot)
+                        async with anyio.create_task_group() as batches:
+                            for index, batch in enumerate(self.plan.batches):
+                                batches.start_soon(self._run_batch, index, batch)
+                        await self._full_suite()
+                        watch.cancel_scope.cancel()
                 status = self._finish_detached() if self._detached else self._finish()
         return ReleaseOutcome(
             status=status,
@@ -201,6 +206,11 @@ class Supervisor:
             peak_running=self.slots.peak_running,
             peak_high_risk=self.slots.peak_high_risk,
         )
+
+    def _written(self, snapshot: StatusFile) -> None:
+        self.alerts.written(snapshot)
+        if self._writer_hook is not None:
+            self._writer_hook(snapshot)
 
     def _finish(self) -> ReleaseStatus:
         if self._aborted:

@@ -133,6 +133,10 @@ class Limits(BaseModel):
     on_batch_failure: str | None = None
     on_checkpoint: str | None = None
     decision_deadline_minutes: float = 0.0
+    # the seed's alerts (issue 11): a batch with no progress this long; a batch's share of FUs
+    # that failed at least once above this
+    stalled_after_minutes: float = 30.0
+    alert_failure_rate: float = 0.2
     # the release branch (issue 8): where landed FUs are merged, and how conflicts are handled
     integration_branch: str | None = None  # default release/<release_id>
     max_conflict_rounds: int = 2

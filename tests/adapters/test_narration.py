@@ -325,3 +325,17 @@ def test_the_end_of_the_release_says_how_it_ended_and_what_landed(
         entry["status"] = fu_status  # the FUs are told by then; only the end is new
 
     assert told(before, ended) == [sentence]
+
+
+def test_a_new_alert_is_one_line_and_an_old_one_is_not_told_again() -> None:
+    before = release()
+    stall = {
+        "key": "batch_stalled/2/2026-11-30T09:10:00+00:00",
+        "kind": "batch_stalled",
+        "message": "batch 2: no progress for 31 min (since 2026-11-30T09:10:00+00:00)",
+    }
+    after = release(alerts=[stall])
+    assert told(before, after, key_only=True) == [
+        "alert: batch 2: no progress for 31 min (since 2026-11-30T09:10:00+00:00)"
+    ]
+    assert told(after, release(alerts=[stall])) == []
