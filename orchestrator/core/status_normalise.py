@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from orchestrator.models.batch_id import format_batch_id, parse_batch_id
 from orchestrator.models.status import (
+    AlertEntry,
     BatchEntry,
     BatchStatus,
     ErrorEntry,
@@ -59,6 +60,7 @@ _BATCH_FIELDS = set(BatchEntry.model_fields)
 _ORCH_FIELDS = set(OrchestratorEntry.model_fields)
 _ERROR_FIELDS = set(ErrorEntry.model_fields)
 _TOP_FIELDS = set(StatusFile.model_fields)
+_ALERT_FIELDS = set(AlertEntry.model_fields)
 
 
 class _Notes:
@@ -323,6 +325,39 @@ def _error(raw: Any, index: int, notes: _Notes) -> ErrorEntry:
     return _build(ErrorEntry, data, where, notes)
 
 
+def _alert(raw: Any, index: int, notes: _Notes) -> AlertEntry | None:
+    """An alert as orchd writes it, or as a person or another tool did (`type`, `text`, a bare
+    string): kept, so the dashboard still shows it."""
+    where = f"alerts[{index}]"
+    if raw is None:
+        notes.add(where, "null; dropped")
+        return None
+    if not isinstance(raw, dict):
+        text = raw if isinstance(raw, str) else _short(raw)
+        return AlertEntry(key=f"alert/{index}", kind="alert", message=text)
+    kind = raw.get("kind") or raw.get("type") or raw.get("alert") or "alert"
+    message = raw.get("message") or raw.get("text") or raw.get("summary") or ""
+    data = _extras(raw, _ALERT_FIELDS | {"type", "text", "summary", "alert", "timestamp"})
+    data.update(
+        key=str(raw.get("key") or f"{kind}/{index}"),
+        kind=str(kind),
+        message=message if isinstance(message, str) else _short(message),
+        at=_timestamp(raw.get("at") or raw.get("timestamp"), f"{where}.at", notes),
+        fu_id=_text(raw.get("fu_id"), f"{where}.fu_id", notes),
+        batch_id=_batch_id(raw.get("batch_id"), f"{where}.batch_id", notes),
+    )
+    return _build(AlertEntry, data, where, notes)
+
+
+def _alerts(raw: Any, notes: _Notes) -> list[AlertEntry]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        notes.add("alerts", "not a list; dropped")
+        return []
+    return [a for i, item in enumerate(raw) if (a := _alert(item, i, notes)) is not None]
+
+
 def _completed(raw: Any, notes: _Notes) -> list[str]:
     if raw is None:
         return []
@@ -381,6 +416,7 @@ def normalise_status(raw: Any) -> tuple[StatusFile, list[str]]:
         orchestrator=_orchestrator(raw.get("orchestrator"), notes),
         batches=batches,
         errors=[_error(item, i, notes) for i, item in enumerate(errors_raw)],
+        alerts=_alerts(raw.get("alerts"), notes),
         completed_fus=_completed(raw.get("completed_fus"), notes),
     )
     for name in ("integration_branch", "integration_sha", "base_branch", "run_nonce"):
