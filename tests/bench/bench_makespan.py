@@ -1,13 +1,14 @@
 """`make bench` (part 2): neotoma's v0.1.0 and v0.2.0, run for real on the fake Cursor server with
 each FU taking its schedule estimate, against `orchd plan`'s prediction and the lower bound.
 
-Each FU's fake agent runs for its estimate (hours on the fake's clock; `--seconds-per-hour` real
+Each FU's fake agent runs for its estimate (hours on the fake's clock, `--seconds-per-hour` real
 seconds each), really clones, commits and pushes; orchd merges every branch into the release
 branch and gates each batch in a worktree (the gate command is `true`: the fixtures' tests are
-neotoma's npm scripts). Checkpoints are answered `continue`. The makespan is the real time from start to the
-last landing, in the fake's hours; real overheads (merges, gates, git) are in it, magnified by
-the time scale, so keep `--seconds-per-hour` large enough (default 4: v0.1.0 takes ~4 minutes).
-Not a test: nothing asserts; it prints the figures.
+neotoma's npm scripts). Checkpoints are answered `continue`. The makespan is the real time from
+start to the last landing, in fake hours. orchd's own real time (merges, gates, launches) is in
+it, magnified by the time scale: measured = schedule + overhead / scale, so runs at two scales
+(default 1 and 3 s/h; v0.1.0 then takes 1 + 3 minutes) give both apart. Not a test: nothing
+asserts; it prints the figures.
 """
 
 from __future__ import annotations
