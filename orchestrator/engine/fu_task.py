@@ -149,7 +149,8 @@ class FuDriver:
                 await self.care.stop_orphan(self._unconfirmed)
             raise
 
-    def _escalate(self, message: str) -> FuStatus:
+    def escalate(self, message: str) -> FuStatus:
+        """The FU needs a human: recorded (status, error log), NEEDS_HUMAN returned."""
         self.last_error = message
         self.log.warning("fu.escalated", error=message, attempt=self.attempt)
         now = self.settings.now()
@@ -179,7 +180,7 @@ class FuDriver:
                 )
                 return FuStatus.MERGED
             if not isinstance(result, Conflict):
-                return self._escalate(f"not merged: {result.reason}")
+                return self.escalate(f"not merged: {result.reason}")
             self.conflict_rounds += 1
             files = ", ".join(result.files) or "(unknown files)"
             self.emit(
@@ -191,7 +192,7 @@ class FuDriver:
                 )
             )
             if self.conflict_rounds > self.settings.max_conflict_rounds:
-                return self._escalate(
+                return self.escalate(
                     f"merge conflict in {files} with the release candidate {result.onto[:12]} "
                     f"after {self.settings.max_conflict_rounds} conflict round(s)"
                 )
@@ -262,7 +263,7 @@ class FuDriver:
             )
             if isinstance(decision, Escalate):
                 await self._release_agent()
-                return self._escalate(f"{failure.message}; escalated: {decision.reason}")
+                return self.escalate(f"{failure.message}; escalated: {decision.reason}")
             self.log.info(
                 "fu.retry_scheduled",
                 attempt=self.attempt,

@@ -24,6 +24,7 @@ import anyio
 import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 
+from orchestrator.adapters.git import GitError
 from orchestrator.adapters.status_store import StatusWriter, open_event_channel
 from orchestrator.core.reducer import initial_status
 from orchestrator.core.scheduling import prerequisites
@@ -35,7 +36,7 @@ from orchestrator.engine.earlier_run import EarlierRun, failure_message, reconci
 from orchestrator.engine.fu_outcomes import FuOutcomes
 from orchestrator.engine.fu_task import FuDriver
 from orchestrator.engine.landing import Lander
-from orchestrator.engine.merge_queue import Landed, MergeQueue, NeedsResolution
+from orchestrator.engine.merge_queue import GateFailed, Landed, MergeQueue, NeedsResolution
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.slots import SlotPool
 from orchestrator.models.events import (
@@ -311,7 +312,11 @@ class Supervisor:
                         return False
                     self._batch_status(batch, BatchStatus.GATING)
                     branches = [b for f in members if (b := self._branch_of(f))]
-                    result = await self.lander.land(batch.batch_id, branches)
+                    try:
+                        result = await self.lander.land(batch.batch_id, branches)
+                    except GitError as exc:  # the remote went away, a push was refused…
+                        self.log.warning("batch.land_failed", error=str(exc))
+                        result = GateFailed(f"landing failed: {exc}", self.queue.head)
                     if isinstance(result, Landed):
                         # FUs blocked by a settled dependency do not hold back the rest
                         await self._landed(batch, result, complete=not blocked)
@@ -321,7 +326,11 @@ class Supervisor:
                         for fu_id in to_run:
                             self._fus[fu_id].unsettle()
                         continue
-                    failure = f"integration tests failed: {result.summary}"
+                    failure = (
+                        result.summary
+                        if result.summary.startswith("landing failed:")
+                        else f"integration tests failed: {result.summary}"
+                    )
             answer = await self._ask_after_failure(batch, failure, record=not asked_before)
             if answer.action in {"retry", "fix"}:
                 if answer.action == "fix":
@@ -456,6 +465,8 @@ class Supervisor:
         self._drivers.add(driver)
         try:
             status = await driver.drive()
+        except GitError as exc:  # merging its branch: a person decides (retry once it is back)
+            status = driver.escalate(f"git failed while merging {fu_id}: {exc}")
         except anyio.get_cancelled_exc_class():
             if self._detached:
                 raise  # the file keeps its run as it was: the next orchd adopts it
@@ -568,7 +579,10 @@ class Supervisor:
             return
         if self._launched_none and self._earlier.full_suite_passed():
             return  # a restart of a finished release: nothing changed since the suite passed
-        failed = await self.lander.full_suite()
+        try:
+            failed = await self.lander.full_suite()
+        except GitError as exc:
+            failed = GateFailed(f"could not be run: {exc}", self.queue.head)
         if failed is not None:
             failure = f"integration tests failed: {failed.summary}"
             self._full_suite_failure = failure

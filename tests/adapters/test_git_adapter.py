@@ -7,6 +7,7 @@ every machine and never leave the loopback interface.
 
 from __future__ import annotations
 
+import os
 import pickle
 import socket
 import subprocess
@@ -487,3 +488,41 @@ async def test_fetch_branch_brings_one_branch_and_forgets_a_deleted_one(
     assert await cache.fetch_branch("feat-b") is None
     assert await cache.remote_sha("feat-b") is None
     assert new_a != origin.feat_a
+
+
+def test_a_ctrl_c_at_orchds_terminal_does_not_reach_a_running_git(tmp_path: Path) -> None:
+    """Ctrl-C signals the terminal's whole foreground process group. orchd handles it (abort);
+    a git it runs must not die half-way through a fetch or a ref update (seen: `git fetch
+    failed (exit -2)` and a traceback instead of a clean abort)."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    script = textwrap.dedent(
+        """
+        import signal, sys, anyio
+        from orchestrator.adapters.git.runner import run_git
+        signal.signal(signal.SIGINT, lambda *_: print("orchd got SIGINT", flush=True))
+        async def main():
+            print("started", flush=True)
+            result = await run_git(["-c", "alias.slow=!sleep 2", "slow"], cwd=None, timeout_s=30)
+            print("git exit", result.code, flush=True)
+        anyio.run(main)
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the child and whatever it starts, as a terminal's group
+        cwd=tmp_path,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(0.5)  # git is sleeping now
+    os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C does
+    out, _ = child.communicate(timeout=30)
+    assert "orchd got SIGINT" in out
+    assert "git exit 0" in out

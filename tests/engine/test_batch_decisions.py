@@ -384,3 +384,31 @@ async def test_a_restart_does_not_ask_again_at_a_checkpoint_already_passed(
     )
     assert again.asked == []
     assert ran.outcome.status is ReleaseStatus.COMPLETED
+
+
+async def test_a_git_failure_while_landing_is_a_question_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remote went away (or refused a push) while batch 0 landed: a person is asked
+    (retry once it is back), never a traceback that leaves the release `running`."""
+    from orchestrator.adapters.git import GitError
+    from orchestrator.engine.landing import Lander
+
+    real_land = Lander.land
+    calls: list[Decimal] = []
+
+    async def flaky_land(self: Lander, batch_id: Decimal, branches: list[str]) -> Any:
+        calls.append(batch_id)
+        if len(calls) == 1:
+            raise GitError(["push"], 128, "fatal: unable to access remote", "git push failed")
+        return await real_land(self, batch_id, branches)
+
+    monkeypatch.setattr(Lander, "land", flaky_land)
+    decider = ScriptedDecider([Answer("retry", by="ops")])
+    scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN))
+    ran = await run_on_fake(two_batch_plan(), scenario, tmp_path, decider=decider)
+    assert ran.outcome.status is ReleaseStatus.COMPLETED
+    question = decider.asked[0][0]
+    assert (question.kind, question.batch_id) == ("batch_failure", Decimal(0))
+    assert question.reason.startswith("landing failed: git push failed")
+    assert ran.stats["launches_per_fu"] == {"FU-1": 1, "FU-2": 1, "FU-3": 1, "FU-4": 1}

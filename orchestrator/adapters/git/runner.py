@@ -168,6 +168,9 @@ async def run_git(
         errors="surrogateescape",
         timeout=timeout_s,
         check=False,
+        # its own session: a Ctrl-C at orchd's terminal goes to orchd (which aborts cleanly),
+        # never to a git half-way through a fetch or a ref update
+        start_new_session=True,
     )
     try:
         completed = await in_thread(call)
