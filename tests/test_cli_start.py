@@ -18,7 +18,6 @@ from orchestrator import daemon
 from orchestrator.adapters.cursor.settings import CursorSettings
 from orchestrator.adapters.release_loader import load_status_file
 from orchestrator.cli import app
-from orchestrator.cli import start as start_cli
 from orchestrator.daemon import (
     check_api_key,
     env_for_start,
@@ -163,7 +162,7 @@ def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     async def key_accepted(cursor: CursorSettings, **_: Any) -> None:
         del cursor
 
-    monkeypatch.setattr(start_cli, "check_api_key", key_accepted, raising=False)
+    monkeypatch.setattr(daemon, "check_api_key", key_accepted)
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     return status
@@ -191,7 +190,7 @@ def test_the_earlier_status_file_is_read_under_the_release_lock(
         started.append(existing)
         raise InputError("stop here")
 
-    monkeypatch.setattr(start_cli, "run_release", run_release)
+    monkeypatch.setattr(daemon, "run_release", run_release)
     repo_root = release.parents[4]
     result = CliRunner().invoke(app, ["start", RELEASE, "--repo-root", str(repo_root), "--plain"])
     assert result.stderr.splitlines()[-1] == "orchd: stop here"

@@ -6,19 +6,29 @@ systemd or launchd (their journals want one object per line), console otherwise.
 live table is on screen, `logs_through(console)` prints log lines through its console, above the
 redrawn region, so a log line never lands inside the table. Context (`release_id`, `fu_id`,
 `agent_id`) is bound per task; secrets are never logged (the client redacts them).
+
+structlog's package import pulls in its dev renderer, rich's tracebacks and asyncio (~60 ms):
+a command that never logs (`orchd status`, `validate`) must not pay for it, so the
+configuration waits for the first import of structlog when it is not loaded yet.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
-from typing import TextIO
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, TextIO, cast
 
-import structlog
-from rich.console import Console
+if TYPE_CHECKING:
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+    import structlog
+    from rich.console import Console
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "console")
@@ -90,15 +100,39 @@ def configure_logging(
     stream: TextIO | None = None,
     env: Mapping[str, str] | None = None,
 ) -> None:
-    """Level and format (None: `default_log_format`) for every structlog logger of orchd."""
+    """Level and format (None: `default_log_format`) for every structlog logger of orchd.
+
+    Applied at once when structlog is loaded, else the moment it is first imported (by the
+    first module that logs): a command that never logs never loads it."""
     target = stream or sys.stderr
     chosen = (fmt or default_log_format(target, os.environ if env is None else env)).lower()
+    explicit = None if stream is None or stream is sys.stderr else stream
+    threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    _Pending.settings = (threshold, chosen, explicit)
+    if "structlog" in sys.modules:
+        _apply_pending()
+    elif _HOOK not in sys.meta_path:
+        sys.meta_path.insert(0, _HOOK)
+
+
+class _Pending:
+    """The latest `configure_logging` not yet applied (structlog not imported yet)."""
+
+    settings: tuple[int, str, TextIO | None] | None = None
+
+
+def _apply_pending() -> None:
+    settings, _Pending.settings = _Pending.settings, None
+    if settings is None:
+        return
+    import structlog
+
+    threshold, chosen, explicit = settings
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if chosen == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    explicit = None if stream is None or stream is sys.stderr else stream
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -106,12 +140,57 @@ def configure_logging(
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=lambda *_: _LineLogger(explicit),
         cache_logger_on_first_use=False,
     )
+
+
+class _ConfigureOnImport:
+    """An import hook (a `sys.meta_path` finder that is its own loader) for `structlog` only:
+    it loads structlog with its real loader, then applies the pending configuration, before
+    the importing module's next line can log with structlog's defaults (stdout)."""
+
+    def __init__(self) -> None:
+        self._finding = False
+        self._real: Loader | None = None
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname != "structlog" or self._finding:
+            return None
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec(fullname)  # the finders after this one
+        finally:
+            self._finding = False
+        if spec is None or spec.loader is None:
+            return spec
+        # duck-typed: importlib.abc.Loader would cost its own import (~9 ms)
+        self._real, spec.loader = spec.loader, cast("Loader", self)
+        return spec
+
+    def _loader(self) -> Loader:
+        if self._real is None:
+            raise ImportError("structlog: loader used before its spec was found")
+        return self._real
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._loader().create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        real = self._loader()
+        module.__loader__ = real  # as if this hook never was
+        if module.__spec__ is not None:
+            module.__spec__.loader = real
+        real.exec_module(module)
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+        _apply_pending()
+
+
+_HOOK = _ConfigureOnImport()
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -1,7 +1,9 @@
 """Command line: parse argv, call one function, map errors to exit codes.
 
 Each command group lives in its own module under `orchestrator.cli` and registers itself on
-`app`; this module only assembles them.
+`app`; this module only assembles them. Building the commands (and `--help`) needs only their
+signatures, so command modules import the daemon, the engine, the Cursor client, the servers
+and the renderers inside the command, not at module top: `orchd --help` stays quick.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Annotated
 import typer
 
 from orchestrator import __version__
-from orchestrator.adapters.logging import configure_logging
 
 app = typer.Typer(no_args_is_help=True, help="orchd: release orchestrator.")
 
@@ -33,6 +34,8 @@ def _root(
 ) -> None:
     """orchd runs a release: one Cursor Cloud Agent per Feature Unit, in parallel, under limits."""
     # Logs go to stderr (JSON when not a terminal); `start` and `demo` set their own level.
+    from orchestrator.adapters.logging import configure_logging
+
     configure_logging(level="warning")
 
 

@@ -11,14 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import typer
 
-from orchestrator.adapters.dashboard.app import DashboardConfig, create_app
-from orchestrator.adapters.dashboard.releases import ReleaseFinder
-from orchestrator.adapters.dashboard.server import bind, is_loopback, serve, url_of
 from orchestrator.cli.options import RepoRoot
-from orchestrator.clock import utcnow
 from orchestrator.errors import ExitCode
 
 TOKEN_ENV = "ORCHD_DASHBOARD_TOKEN"
@@ -72,6 +67,13 @@ def dashboard(
 ) -> None:
     """Serve a read-only web dashboard of every release under the repo, with live updates,
     its JSON (/api/releases) and Prometheus metrics (/metrics)."""
+    import anyio
+
+    from orchestrator.adapters.dashboard.app import DashboardConfig, create_app
+    from orchestrator.adapters.dashboard.releases import ReleaseFinder
+    from orchestrator.adapters.dashboard.server import bind, is_loopback, serve, url_of
+    from orchestrator.clock import utcnow
+
     token = read_token(token_file, os.environ)
     if token is None and not is_loopback(host):
         raise _bad(

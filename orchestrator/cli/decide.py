@@ -15,18 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.adapters.decisions import (
-    Decision,
-    decision_path,
-    rejection_of,
-    submit_decision,
-    wait_consumed,
-)
-from orchestrator.adapters.release_loader import load_status_file
-from orchestrator.adapters.state_dir import release_runtime_dir, resolve_state_dir
 from orchestrator.cli.options import ReleaseDir, RepoRoot, StateDir, fail, locate_status_file
 from orchestrator.errors import ExitCode, OrchdError
-from orchestrator.models.batch_id import format_batch_id, parse_batch_id
 
 
 class Action(StrEnum):
@@ -43,6 +33,8 @@ def _bad(message: str) -> typer.Exit:
 
 
 def _batch_of(awaiting: dict[str, Any]) -> Decimal | None:
+    from orchestrator.models.batch_id import parse_batch_id
+
     try:
         return parse_batch_id(awaiting.get("batch_id"))
     except ValueError:
@@ -57,6 +49,8 @@ def _choices_of(awaiting: dict[str, Any]) -> list[str]:
 
 
 def _describe_awaited(awaiting: dict[str, Any]) -> str:
+    from orchestrator.models.batch_id import format_batch_id
+
     kind = str(awaiting.get("kind") or "decision").replace("_", " ")
     batch = _batch_of(awaiting)
     return kind if batch is None else f"{kind} of batch {format_batch_id(batch)}"
@@ -71,6 +65,8 @@ def _check_against_awaiting(
     force: bool,
 ) -> Decimal | None:
     """The batch the decision is for; exits 2 when the answer does not fit the question."""
+    from orchestrator.models.batch_id import format_batch_id
+
     if not awaiting:
         if force:
             return batch
@@ -114,6 +110,17 @@ def decide(
     state_dir: StateDir = None,
 ) -> None:
     """Decide for a release waiting on a human. Exit 0 delivered, 1 queued, 2 refused."""
+    from orchestrator.adapters.decisions import (
+        Decision,
+        decision_path,
+        rejection_of,
+        submit_decision,
+        wait_consumed,
+    )
+    from orchestrator.adapters.release_loader import load_status_file
+    from orchestrator.adapters.state_dir import release_runtime_dir, resolve_state_dir
+    from orchestrator.models.batch_id import parse_batch_id
+
     batch_id: Decimal | None = None
     if batch is not None:
         try:

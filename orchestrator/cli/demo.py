@@ -10,28 +10,16 @@ Python and git.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
-import shutil
 import sys
-import tempfile
-import urllib.request
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 import typer
 
-from orchestrator.adapters.git import MIN_GIT, GitError, git_version, run_git
 from orchestrator.cli.options import fail
-from orchestrator.cli.start import run_prepared, setup_output
-from orchestrator.daemon import prepare_start
-from orchestrator.engine.configure import Overrides
 from orchestrator.errors import InputError, OrchdError
-from orchestrator.fakecursor.process import FakeCursorProcess
-from orchestrator.fakecursor.seed_repo import seed_repo
 
 DEMO_RELEASE = "v0.1.0"
 DEMO_KEY = "demo-key-not-a-secret"
@@ -41,6 +29,9 @@ STATE_DIR = "state"
 
 
 def _copy_bundle(target: Path) -> Path:
+    import shutil
+    from importlib import resources
+
     bundle = resources.files("orchestrator").joinpath("data/demo")
     with resources.as_file(bundle) as source:
         shutil.copytree(source, target, dirs_exist_ok=True)
@@ -48,6 +39,9 @@ def _copy_bundle(target: Path) -> Path:
 
 
 def _fake_stats(base_url: str) -> dict[str, Any]:
+    import json
+    import urllib.request
+
     url = base_url.removesuffix("/v1") + "/_fake/stats"
     with urllib.request.urlopen(url, timeout=5) as response:
         data: dict[str, Any] = json.load(response)
@@ -56,6 +50,10 @@ def _fake_stats(base_url: str) -> dict[str, Any]:
 
 def _check_git() -> None:
     """The demo's only other requirement: git new enough for orchd's merge queue."""
+    import anyio
+
+    from orchestrator.adapters.git import MIN_GIT, GitError, git_version
+
     try:
         found = anyio.run(git_version)
     except GitError as exc:
@@ -69,6 +67,8 @@ def _check_git() -> None:
 
 def _workdir(workdir: Path | None) -> Path:
     if workdir is None:
+        import tempfile
+
         return Path(tempfile.mkdtemp(prefix="orchd-demo-"))
     if workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
         raise InputError(
@@ -80,6 +80,9 @@ def _workdir(workdir: Path | None) -> Path:
 
 def _first_parent_log(remote: Path) -> list[str]:
     """`git log --first-parent --oneline release/v0.1.0` of the demo remote, [] if absent."""
+    import anyio
+
+    from orchestrator.adapters.git import run_git
 
     async def read() -> str:
         result = await run_git(
@@ -132,6 +135,12 @@ def demo(
     ] = None,
 ) -> None:
     """Run neotoma's v0.1.0 release end to end against the fake Cursor server over loopback."""
+    from orchestrator.cli.start import run_prepared, setup_output
+    from orchestrator.daemon import prepare_start
+    from orchestrator.engine.configure import Overrides
+    from orchestrator.fakecursor.process import FakeCursorProcess
+    from orchestrator.fakecursor.seed_repo import seed_repo
+
     live = setup_output(live, log_level, log_format, default_level=log_level)
     try:
         _check_git()

@@ -11,36 +11,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import anyio
-import httpx
 import typer
 
-from orchestrator.adapters.cursor.client import CursorClient
-from orchestrator.adapters.cursor.errors import CursorError
-from orchestrator.adapters.cursor.settings import (
-    ENV_KEY,
-    ENV_URL,
-    build_http_client,
-    check_base_url,
-    client_settings_from_env,
-)
-from orchestrator.adapters.git import MIN_GIT, GitError, git_version, run_git
-from orchestrator.adapters.state_dir import resolve_state_dir
 from orchestrator.cli.options import StateDir
-from orchestrator.core.backoff import BackoffPolicy
-from orchestrator.daemon import url_has_credentials
 from orchestrator.errors import ExitCode, InputError
-from orchestrator.fakecursor.runs import is_local_repo  # what the fake's agents can push to
+
+if TYPE_CHECKING:
+    import httpx
 
 ENV_REPO = "REPO_URL"
 ENV_BRANCH = "RELEASE_BRANCH"
 DEFAULT_BRANCH = "main"  # what `orchd start` uses when RELEASE_BRANCH is not set
 LS_REMOTE_TIMEOUT_S = 30.0
 
-# Doctor is interactive: a few quick retries, never minutes of waiting.
-_DOCTOR_BACKOFF = BackoffPolicy(max_attempts=3, initial_delay_s=0.5, max_total_s=15.0)
 _REPO_PATH = re.compile(r"^/[^/\s]+/[^\s]+?(\.git)?/?$")
 _BAD_REF_CHARS = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]")
 
@@ -58,6 +44,9 @@ class Check:
 def check_repo_url(value: str) -> str | None:
     """What is wrong with REPO_URL, or None: an https git URL without credentials, or a local
     repository (a path or a `file://` URL)."""
+    from orchestrator.daemon import url_has_credentials
+    from orchestrator.fakecursor.runs import is_local_repo  # what the fake's agents can push to
+
     if is_local_repo(value):
         if value.startswith("file://"):
             parts = urlsplit(value)
@@ -90,6 +79,9 @@ def check_branch(value: str) -> str | None:
 
 
 def _check_env(env: Mapping[str, str]) -> list[Check]:
+    from orchestrator.adapters.cursor.settings import ENV_KEY, ENV_URL, check_base_url
+    from orchestrator.fakecursor.runs import is_local_repo
+
     checks: list[Check] = []
     url = env.get(ENV_URL, "").strip()
     problem = check_base_url(url) if url else "is not set (e.g. https://api.cursor.com/v1)"
@@ -121,6 +113,8 @@ def _version(parts: tuple[int, ...]) -> str:
 
 
 async def _check_git() -> Check:
+    from orchestrator.adapters.git import MIN_GIT, GitError, git_version
+
     try:
         found = await git_version()
     except GitError as exc:
@@ -135,6 +129,8 @@ async def _check_git() -> Check:
 async def _check_remote(env: Mapping[str, str], *, git_ok: bool) -> list[Check]:
     """The remote answers `git ls-remote` with the host's credentials, and has the base branch.
     Never prints REPO_URL's userinfo (refused above anyway) and never prompts."""
+    from orchestrator.adapters.git import GitError, run_git
+
     repo = env.get(ENV_REPO, "").strip()
     branch = env.get(ENV_BRANCH, "").strip() or DEFAULT_BRANCH
     unusable = [
@@ -203,12 +199,19 @@ def check_state_dir(state_dir: Path) -> Check:
 
 
 async def _check_key(env: Mapping[str, str], transport: httpx.AsyncBaseTransport | None) -> Check:
+    from orchestrator.adapters.cursor.client import CursorClient
+    from orchestrator.adapters.cursor.errors import CursorError
+    from orchestrator.adapters.cursor.settings import build_http_client, client_settings_from_env
+    from orchestrator.core.backoff import BackoffPolicy
+
+    # Doctor is interactive: a few quick retries, never minutes of waiting.
+    backoff = BackoffPolicy(max_attempts=3, initial_delay_s=0.5, max_total_s=15.0)
     try:
         settings = client_settings_from_env(env)
     except InputError as exc:
         return Check("Cursor API key", False, f"not checked: {exc}")
     async with build_http_client(settings, transport=transport) as http:
-        client = CursorClient.from_settings(http, settings, backoff=_DOCTOR_BACKOFF)
+        client = CursorClient.from_settings(http, settings, backoff=backoff)
         try:
             me = await client.me()
         except CursorError as exc:
@@ -226,6 +229,8 @@ async def run_checks(
     """All checks in order: env, git, the remote (ls-remote, the base branch), the API check
     (which runs only when URL and key are usable), then the state dir (`--state-dir`, else
     from `env` as `orchd start` finds it)."""
+    from orchestrator.adapters.state_dir import resolve_state_dir
+
     checks = _check_env(env)
     git = await _check_git()
     checks.append(git)
@@ -238,6 +243,8 @@ async def run_checks(
 def doctor(state_dir: StateDir = None) -> None:
     """Check env, git (2.38+), that REPO_URL answers and has RELEASE_BRANCH, the key, and that
     orchd's state dir is writable."""
+    import anyio
+
     checks = anyio.run(lambda: run_checks(dict(os.environ), state_dir=state_dir))
     for check in checks:
         typer.echo(check.render())

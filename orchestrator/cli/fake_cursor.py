@@ -9,13 +9,9 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import typer
 
 from orchestrator.errors import InputError
-from orchestrator.fakecursor.app import FakeCursor
-from orchestrator.fakecursor.scenario import Scenario, load_scenario
-from orchestrator.fakecursor.server import run_fake_cursor
 
 
 def _announce(base_url: str) -> None:
@@ -51,6 +47,12 @@ def fake_cursor(
     ] = None,
 ) -> None:
     """Serve a fake Cursor Cloud Agents v1 API until SIGTERM/SIGINT; print its base URL first."""
+    import anyio
+
+    from orchestrator.fakecursor.app import FakeCursor
+    from orchestrator.fakecursor.scenario import Scenario, load_scenario
+    from orchestrator.fakecursor.server import run_fake_cursor
+
     try:
         plan = load_scenario(scenario) if scenario is not None else Scenario()
     except InputError as exc:

@@ -1,16 +1,21 @@
-"""Options and helpers every command shares: where the release is, how errors are printed."""
+"""Options and helpers every command shares: where the release is, how errors are printed.
+
+Light to import (every command's signature uses it): the release loader is imported when a
+release is looked up.
+"""
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator.adapters.release_loader import RELEASE_ID_RE, load_release, resolve_release_dir
-from orchestrator.daemon import status_path_for
 from orchestrator.errors import InputError, OrchdError
+
+if TYPE_CHECKING:
+    from orchestrator.models.release import ReleasePlan
 
 STATUS_FILE_NAME = "agent_status.json"
 RepoRoot = Annotated[
@@ -42,19 +47,32 @@ def fail(exc: OrchdError) -> typer.Exit:
 
 def locate_status_file(release_id: str, repo_root: Path, release_dir: Path | None) -> Path:
     """The manifest's status_file when the manifest loads, else the release dir's file."""
+    return locate_release(release_id, repo_root, release_dir)[0]
+
+
+def locate_release(
+    release_id: str, repo_root: Path, release_dir: Path | None
+) -> tuple[Path, ReleasePlan | None]:
+    """The status file (as `locate_status_file`) and the plan, None when it does not load (a
+    worker's branch holds only the status file): one load of the release for both."""
+    from orchestrator.adapters.release_loader import load_release, resolve_release_dir
+    from orchestrator.adapters.release_lock import status_path_for
+
     try:
         plan = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
     except InputError:
         found = release_dir_copy(release_id, repo_root, release_dir)
         if found is not None:
-            return found
-        return resolve_release_dir(release_id, repo_root, release_dir) / STATUS_FILE_NAME
-    return status_path_for(plan, repo_root)
+            return found, None
+        return resolve_release_dir(release_id, repo_root, release_dir) / STATUS_FILE_NAME, None
+    return status_path_for(plan, repo_root), plan
 
 
 def release_dir_copy(release_id: str, repo_root: Path, release_dir: Path | None) -> Path | None:
     """An existing status file in the release dir, even one with no manifest beside it (a
     worker's branch commits only the status file)."""
+    from orchestrator.adapters.release_loader import RELEASE_ID_RE
+
     if release_dir is not None:
         candidates = [release_dir]
     elif RELEASE_ID_RE.fullmatch(release_id):  # never a path built from a bad id

@@ -8,11 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.adapters.plan_chart import comparison_lines, in_unit, svg_gantt, text_gantt
-from orchestrator.adapters.release_loader import load_release
 from orchestrator.cli.options import ReleaseDir, RepoRoot
-from orchestrator.core.estimates import plan_durations_h
-from orchestrator.core.simulate import Limits, compare, simulate
 from orchestrator.errors import ExitCode, InputError, ValidationFailed
 
 
@@ -43,6 +39,11 @@ def plan(
 ) -> None:
     """Predict the release's makespan (orchd's policy) beside the lower bound, the strict-batch
     barrier and the sequential sum, with a Gantt chart of the predicted schedule."""
+    from orchestrator.adapters.plan_chart import comparison_lines, in_unit, svg_gantt, text_gantt
+    from orchestrator.adapters.release_loader import load_release
+    from orchestrator.core.estimates import plan_durations_h
+    from orchestrator.core.simulate import Limits, compare, simulate
+
     try:
         loaded = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
     except ValidationFailed as exc:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 
-from orchestrator.adapters.release_loader import load_release
+from orchestrator.adapters.release_lock import pid_path
 from orchestrator.core.release_timing import FINAL_RELEASE
-from orchestrator.daemon import pid_path
-from orchestrator.errors import ExitCode, InputError
+from orchestrator.errors import ExitCode
+from orchestrator.models.release import ReleasePlan
 from orchestrator.models.status import ReleaseStatus, StatusFile
 
 
@@ -75,11 +75,9 @@ class PlanFacts:
     estimates_h: dict[str, float] = field(default_factory=dict)
 
 
-def plan_facts(release_id: str, repo_root: Path, release_dir: Path | None) -> PlanFacts:
-    """Empty when the plan does not load (a worker's branch holds only the status file)."""
-    try:
-        plan = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
-    except InputError:
+def plan_facts(plan: ReleasePlan | None) -> PlanFacts:
+    """Empty when the plan did not load (a worker's branch holds only the status file)."""
+    if plan is None:
         return PlanFacts()
     estimates = {u.id: u.estimate_hours for u in plan.feature_units if u.estimate_hours}
     return PlanFacts(plan.limits.effective_parallel, estimates)

@@ -5,26 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
 import typer
 
-from orchestrator.adapters.console import ProgressView
-from orchestrator.adapters.logging import configure_logging, log_option_problems
 from orchestrator.cli.options import ReleaseDir, RepoRoot, fail, find_again_options
-from orchestrator.daemon import (
-    EXIT_FOR_STATUS,
-    Prepared,
-    check_api_key,
-    prepare_start,
-    read_existing,
-    release_lock,
-    run_release,
-)
-from orchestrator.engine.configure import Overrides
 from orchestrator.errors import ExitCode, InputError, OrchdError
-from orchestrator.models.release import StrategyType
+from orchestrator.models.strategy import StrategyType
+
+if TYPE_CHECKING:
+    from orchestrator.daemon import Prepared
 
 
 def start(
@@ -104,6 +94,9 @@ def start(
 ) -> None:
     """Run a release to its end. Exit 0 done, 1 failed, 2 bad input, 3 aborted, 4 the status
     file could not be written, 5 detached (agents left running; start again to adopt them)."""
+    from orchestrator.daemon import prepare_start
+    from orchestrator.engine.configure import Overrides
+
     live = setup_output(live, log_level, log_format)
     overrides = Overrides(
         poll_interval_s=poll_interval,
@@ -148,6 +141,8 @@ def setup_output(
     """Check the log options (one line each, exit 2) and configure logging; return whether the
     live table is shown. The default level is `info`, but `warning` under the table: info lines
     would bury it, and the table and the sentences above it say what happened."""
+    from orchestrator.adapters.logging import configure_logging, log_option_problems
+
     problems = log_option_problems(log_level, log_format)
     if problems:
         raise fail(InputError("\n".join(problems)))
@@ -162,6 +157,17 @@ def run_prepared(
 ) -> ExitCode:
     """Check the key, take the release lock, read what an earlier run left (under the lock),
     run in the foreground with the progress view; print the summary; return the exit code."""
+    import anyio
+
+    from orchestrator.adapters.console import ProgressView
+    from orchestrator.daemon import (
+        EXIT_FOR_STATUS,
+        check_api_key,
+        read_existing,
+        release_lock,
+        run_release,
+    )
+
     for line in prepared.plan.warnings:
         typer.echo(f"warning: {line.render()}", err=True)
     try:

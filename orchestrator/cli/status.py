@@ -3,37 +3,28 @@ an exit code that says the release's state (cli/release_state)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from orchestrator.adapters.release_loader import load_status_file
-from orchestrator.adapters.report import one_line, status_report, timing_line
-from orchestrator.adapters.report_detail import find_fus, fu_detail
-from orchestrator.adapters.status_store import read_bytes_locked
 from orchestrator.cli.options import (
     ReleaseDir,
     RepoRoot,
     StateDir,
     fail,
     find_again_options,
-    locate_status_file,
+    locate_release,
     release_dir_copy,
 )
-from orchestrator.cli.release_state import (
-    ReleaseState,
-    plan_facts,
-    release_state,
-)
-from orchestrator.clock import utcnow
-from orchestrator.core.failures import failures
-from orchestrator.daemon import running_orchd
 from orchestrator.errors import OrchdError
-from orchestrator.models.status import StatusFile
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from orchestrator.cli.release_state import ReleaseState
+    from orchestrator.models.release import ReleasePlan
+    from orchestrator.models.status import StatusFile
 
 EXIT_CODES_HELP = (
     "Exit code: 0 completed, 1 failed, 2 no such release (or no status file yet), 3 aborted, "
@@ -42,14 +33,19 @@ EXIT_CODES_HELP = (
 )
 
 
-def find_status_file(release_id: str, repo_root: Path, release_dir: Path | None) -> Path:
-    """The release's status file; exits 2 with one line when there is none."""
+def find_status_file(
+    release_id: str, repo_root: Path, release_dir: Path | None
+) -> tuple[Path, ReleasePlan | None]:
+    """The release's status file and its plan (None when it does not load); exits 2 with one
+    line when there is no status file."""
+    from orchestrator.cli.release_state import ReleaseState
+
     try:
-        path = locate_status_file(release_id, repo_root, release_dir)
+        path, plan = locate_release(release_id, repo_root, release_dir)
     except OrchdError as exc:
         raise fail(exc) from None
     if path.exists():
-        return path
+        return path, plan
     found = release_dir_copy(release_id, repo_root, release_dir)
     if found is None or found == path:
         typer.echo(f"orchd: {path}: no status file yet (run `orchd start {release_id}`)", err=True)
@@ -57,10 +53,13 @@ def find_status_file(release_id: str, repo_root: Path, release_dir: Path | None)
     typer.echo(
         f"note: {path} (the manifest's status_file) does not exist; showing {found}", err=True
     )
-    return found
+    return found, plan
 
 
 def _fu_id(snapshot: StatusFile, query: str) -> str:
+    from orchestrator.adapters.report_detail import find_fus
+    from orchestrator.cli.release_state import ReleaseState
+
     matches = find_fus(snapshot, query)
     if len(matches) == 1:
         return matches[0]
@@ -82,8 +81,16 @@ def status(
     state_dir: StateDir = None,
 ) -> None:
     """Show a release: progress, ETA, the open question, each FU and batch (or one FU)."""
-    path = find_status_file(release_id, repo_root, release_dir)
-    raw = read_bytes_locked(path) if as_json else b""
+    from orchestrator.adapters.release_loader import load_status_file
+    from orchestrator.adapters.release_lock import running_orchd
+    from orchestrator.cli.release_state import plan_facts, release_state
+
+    path, loaded = find_status_file(release_id, repo_root, release_dir)
+    raw = b""
+    if as_json:  # the bytes as they are, read under the writer's lock
+        from orchestrator.adapters.status_store import read_bytes_locked
+
+        raw = read_bytes_locked(path)
     try:
         snapshot, notes = load_status_file(path)
     except OrchdError as exc:
@@ -96,9 +103,14 @@ def status(
         typer.echo(raw.decode(), nl=False)
         raise typer.Exit(int(state))
     if fu is not None:
+        from rich.console import Console
+
+        from orchestrator.adapters.report_detail import fu_detail
+        from orchestrator.clock import utcnow
+
         Console(highlight=False).print(fu_detail(snapshot, _fu_id(snapshot, fu), utcnow()))
         raise typer.Exit(int(state))
-    plan = plan_facts(release_id, repo_root, release_dir)
+    plan = plan_facts(loaded)
     print_report(
         snapshot,
         pid=pid,
@@ -123,6 +135,14 @@ def print_report(
 ) -> None:
     """The report, the timing of a finished release, who runs it, and the failures (each
     once: an FU's escalation and its batch's failure are one)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from orchestrator.adapters.report import one_line, status_report, timing_line
+    from orchestrator.cli.release_state import ReleaseState
+    from orchestrator.clock import utcnow
+    from orchestrator.core.failures import failures
+
     console = Console(highlight=False)
     # not cropped: the command that answers the open question stays whole, however long
     report = status_report(

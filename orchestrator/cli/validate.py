@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import BaseModel
 
-from orchestrator.adapters.plan_report import render_plan
-from orchestrator.adapters.release_loader import load_release
 from orchestrator.errors import ExitCode, InputError, ValidationFailed
-from orchestrator.models.dashboard import ReleaseList
-from orchestrator.models.release import ReleasePlan, StrategyType
-from orchestrator.models.status import StatusFile
+from orchestrator.models.strategy import StrategyType
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 class SchemaName(StrEnum):
@@ -39,6 +37,9 @@ def validate(
     ] = False,
 ) -> None:
     """Read a release's files and print the plan; exit 2 with one line per problem."""
+    from orchestrator.adapters.plan_report import render_plan
+    from orchestrator.adapters.release_loader import load_release
+
     try:
         plan = load_release(
             release_id,
@@ -65,6 +66,10 @@ def schema(
 ) -> None:
     """Print the JSON Schema of the release plan, of agent_status.json, or of the dashboard's
     GET /api/releases."""
+    from orchestrator.models.dashboard import ReleaseList
+    from orchestrator.models.release import ReleasePlan
+    from orchestrator.models.status import StatusFile
+
     models: dict[SchemaName, type[BaseModel]] = {
         SchemaName.MANIFEST: ReleasePlan,
         SchemaName.STATUS: StatusFile,

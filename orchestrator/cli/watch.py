@@ -8,32 +8,28 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator.adapters.release_loader import load_status_file
-from orchestrator.adapters.watch_screen import Watch, WatchSource
 from orchestrator.cli.options import (
     ReleaseDir,
     RepoRoot,
     StateDir,
     fail,
     find_again_options,
-    locate_status_file,
-)
-from orchestrator.cli.release_state import (
-    ReleaseState,
-    orchd_alive,
-    plan_facts,
-    release_state,
+    locate_release,
 )
 from orchestrator.cli.status import EXIT_CODES_HELP, print_report
 from orchestrator.errors import OrchdError
-from orchestrator.models.status import StatusFile
+
+if TYPE_CHECKING:
+    from orchestrator.models.status import StatusFile
 
 
 def _load(path: Path) -> StatusFile:
+    from orchestrator.adapters.release_loader import load_status_file
+
     return load_status_file(path)[0]
 
 
@@ -47,11 +43,19 @@ def watch(
     state_dir: StateDir = None,
 ) -> None:
     """Watch a release live, until it ends (keys: FU number + Enter, e errors, q quit)."""
+    from orchestrator.adapters.watch_screen import Watch, WatchSource
+    from orchestrator.cli.release_state import (
+        ReleaseState,
+        orchd_alive,
+        plan_facts,
+        release_state,
+    )
+
     try:
-        path = locate_status_file(release_id, repo_root, release_dir)
+        path, loaded = locate_release(release_id, repo_root, release_dir)
     except OrchdError as exc:
         raise fail(exc) from None
-    plan = plan_facts(release_id, repo_root, release_dir)
+    plan = plan_facts(loaded)
     source = WatchSource(
         path=path,
         load=_load,

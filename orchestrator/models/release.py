@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.models.batch_id import BatchId
+from orchestrator.models.strategy import StrategyType as StrategyType  # re-exported: its old home
 
 
 class Priority(StrEnum):
@@ -26,11 +27,6 @@ class RiskLevel(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
-
-
-class StrategyType(StrEnum):
-    MULTI_AGENT = "multi_agent"
-    SEQUENTIAL = "sequential"
 
 
 class Source(BaseModel):

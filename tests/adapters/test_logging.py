@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 import structlog
@@ -44,6 +46,33 @@ def test_json_format_writes_one_object_per_line() -> None:
     structlog.get_logger("orchd.test").info("batch.landed", batch_id="2")
     record = json.loads(out.getvalue())
     assert (record["event"], record["batch_id"], record["level"]) == ("batch.landed", "2", "info")
+
+
+LOG_BEFORE_STRUCTLOG_LOADS = """
+import sys
+from orchestrator.adapters.logging import configure_logging
+configure_logging(level="warning", fmt="json")
+print("structlog loaded:", "structlog" in sys.modules)
+import structlog
+structlog.get_logger("orchd.test").info("hidden.event")
+structlog.get_logger("orchd.test").warning("gate.failed", batch_id="2")
+"""
+
+
+def test_logging_set_up_before_structlog_loads_applies_to_the_first_module_that_logs() -> None:
+    """`orchd status` sets up logging without loading structlog (it may never log); the first
+    module that imports structlog gets the set-up: its lines go to stderr at the level, never to
+    stdout (structlog's default)."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_BEFORE_STRUCTLOG_LOADS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout == "structlog loaded: False\n"
+    record = json.loads(done.stderr)
+    assert (record["event"], record["level"], record["batch_id"]) == ("gate.failed", "warning", "2")
 
 
 def test_while_a_live_table_is_shown_log_lines_are_printed_through_its_console() -> None:

@@ -211,7 +211,7 @@ async def test_doctor_refuses_a_git_older_than_2_38(
     async def old_git() -> tuple[int, int, int]:
         return (2, 34, 1)
 
-    monkeypatch.setattr("orchestrator.cli.doctor.git_version", old_git)
+    monkeypatch.setattr("orchestrator.adapters.git.git_version", old_git)
     lines = await _doctor(local_env)
     assert lines[4] == "FAIL  git: 2.34.1 is too old (orchd needs 2.38.0+)"
     assert lines[5] == "FAIL  remote: not checked: git is not usable"

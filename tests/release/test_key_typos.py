@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from orchestrator import daemon
 from orchestrator.adapters.release_loader import load_release
 from orchestrator.cli import app
-from orchestrator.cli import start as start_cli
 from orchestrator.errors import InputError
 
 GOOD = """\
@@ -186,7 +186,7 @@ def test_orchd_start_prints_the_typo_before_it_runs(
     async def key_accepted(*_: Any, **__: Any) -> None:
         raise InputError("stop before the key check")
 
-    monkeypatch.setattr(start_cli, "check_api_key", key_accepted)
+    monkeypatch.setattr(daemon, "check_api_key", key_accepted)
     result = CliRunner().invoke(app, ["start", "v9.0.0", "--repo-root", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
