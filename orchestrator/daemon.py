@@ -43,6 +43,9 @@ from orchestrator.adapters.git import GitCache, GitError
 from orchestrator.adapters.notify import Notifier
 from orchestrator.adapters.prompt_template import load_prompt_template
 from orchestrator.adapters.release_loader import MANIFEST, load_release, load_status_file
+from orchestrator.adapters.release_lock import pid_path as pid_path
+from orchestrator.adapters.release_lock import running_orchd as running_orchd
+from orchestrator.adapters.release_lock import status_path_for as status_path_for
 from orchestrator.adapters.sd_notify import ServiceNotifier
 from orchestrator.adapters.state_dir import release_runtime_dir, resolve_state_dir
 from orchestrator.adapters.terminal_prompt import ask_terminal
@@ -135,14 +138,6 @@ def url_has_credentials(url: str) -> bool:
     return parts.scheme.lower() in {"http", "https"} and bool(parts.username or parts.password)
 
 
-def status_path_for(plan: ReleasePlan, repo_root: Path) -> Path:
-    """`agent_spawning.status_file` (relative to the repo root), else the release dir's file."""
-    if plan.limits.status_file:
-        path = Path(plan.limits.status_file)
-        return path if path.is_absolute() else repo_root / path
-    return Path(plan.release_dir) / "agent_status.json"
-
-
 def merge_queue_for(
     plan: ReleasePlan, settings: EngineSettings, repo_url: str, base_branch: str
 ) -> MergeQueue:
@@ -167,12 +162,6 @@ def candidate_attempts(existing: StatusFile | None) -> dict[Decimal, int]:
         if number.isdigit():
             found[batch.batch_id] = int(number)
     return found
-
-
-def pid_path(status_path: Path, state_dir: Path | None = None) -> Path:
-    """`orchd.pid` in the release's folder of the state dir: the release lock, holding the
-    running orchd's pid (`--state-dir`, else the environment's state dir)."""
-    return release_runtime_dir(status_path, resolve_state_dir(state_dir)) / "orchd.pid"
 
 
 _LEGACY_SUFFIXES = (".lock", ".decision", ".decision.taken", ".decision.rejected")
@@ -241,25 +230,6 @@ def _unwritable(path: Path, exc: OSError) -> StatusWriteFailed:
         f"{path}: cannot write in orchd's state dir ({reason}); nothing was launched "
         "(--state-dir, $STATE_DIRECTORY or $XDG_STATE_HOME choose it)"
     )
-
-
-def running_orchd(status_path: Path, state_dir: Path | None = None) -> int | None:
-    """The pid of the orchd holding this release's lock, or None when none is running."""
-    lock_file = pid_path(status_path, state_dir)
-    try:
-        fd = os.open(lock_file, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)

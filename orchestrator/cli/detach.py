@@ -12,11 +12,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.options import ReleaseDir, RepoRoot, StateDir, fail, locate_status_file
-from orchestrator.daemon import request_detach
 from orchestrator.errors import OrchdError
-from orchestrator.models.status import FuStatus, ReleaseStatus
-
-_ACTIVE = {s.value for s in FuStatus if s.is_active}
 
 
 def detach(
@@ -31,6 +27,10 @@ def detach(
     """Stop supervising a running release and leave every agent running; `orchd start` adopts
     them. Exit 0 once that orchd has exited (it exits 5, "detached"), 1 if it still runs after
     --timeout, 2 if no orchd runs this release."""
+    from orchestrator.daemon import request_detach
+    from orchestrator.models.status import FuStatus, ReleaseStatus
+
+    active = {s.value for s in FuStatus if s.is_active}
     try:
         path = locate_status_file(release_id, repo_root, release_dir)
         gone = request_detach(path, state_dir, wait_s=timeout)
@@ -43,7 +43,7 @@ def detach(
         typer.echo(f"orchd (pid {gone.pid}) exited before it could detach: {ended}")
         return
     running = sorted(
-        fu.fu_id for b in snapshot.batches for fu in b.feature_units if fu.status in _ACTIVE
+        fu.fu_id for b in snapshot.batches for fu in b.feature_units if fu.status in active
     )
     typer.echo(
         f"orchd (pid {gone.pid}) detached from {release_id}: {len(running)} agent(s) keep "
