@@ -390,7 +390,10 @@ def test_a_waiting_release_shows_the_question_under_the_board() -> None:
     )
 
 
-def test_above_the_live_table_only_what_a_person_acts_on_is_printed() -> None:
+def test_above_the_live_table_only_what_a_person_acts_on_is_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "160")  # a wide terminal: the sentence is one line
     out = io.StringIO()
     data = release_file()
     with ProgressView(out, live=True) as view:
