@@ -11,7 +11,10 @@ Python and git.
 from __future__ import annotations
 
 import os
+import select
 import shlex
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -154,6 +157,7 @@ def demo(
     fake = FakeCursorProcess(api_key=DEMO_KEY, scenario=root / "scenario.yaml")
     base_url = fake.url
     typer.echo(f"fake Cursor server: {base_url} (pid {fake.proc.pid})")
+    dashboard = _start_dashboard(root)
     try:
         env = {
             **os.environ,
@@ -198,7 +202,51 @@ def demo(
         typer.echo(f"inspect: {orchd} status {DEMO_RELEASE} --repo-root {root}")
     finally:
         fake.stop()
+        if dashboard is not None:
+            _stop(dashboard)
     raise typer.Exit(int(code))
+
+
+def _start_dashboard(root: Path) -> subprocess.Popen[str] | None:
+    """`orchd dashboard` for the demo's repo on a free loopback port, up while the demo runs;
+    prints its URL. The demo goes on without it if it cannot start."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "dashboard",
+            "--repo-root",
+            str(root),
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 20.0)
+    url = proc.stdout.readline().strip() if ready else ""
+    if not url.startswith("http://127.0.0.1:"):
+        _stop(proc)
+        typer.echo("dashboard: did not start (the demo goes on without it)", err=True)
+        return None
+    typer.echo(f"dashboard: {url} (live while the demo runs)")
+    return proc
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def register(app: typer.Typer) -> None:

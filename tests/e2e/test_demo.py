@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -20,6 +21,9 @@ BRANCH = "release/v0.1.0"
 class Demo:
     result: subprocess.CompletedProcess[str]
     workdir: Path
+    dashboard_url: str = ""
+    dashboard_seen: Any = None  # GET /api/releases while the demo ran
+    dashboard_after: str = ""  # what connecting after the demo gave
 
     @property
     def remote(self) -> Path:
@@ -35,13 +39,25 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     """One `orchd demo` run (about 25 s) for every test here, as a newcomer runs it."""
     workdir = tmp_path_factory.mktemp("demo")
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "demo", "--plain", "--workdir", str(workdir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return Demo(result, workdir)
+    argv = [sys.executable, "-m", "orchestrator", "demo", "--plain", "--workdir", str(workdir)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    url, seen = "", None
+    for line in proc.stdout:  # the dashboard is asked while the demo runs
+        lines.append(line)
+        if line.startswith("dashboard: http://"):
+            url = line.split()[1]
+            seen = httpx.get(url + "api/releases", timeout=10).json()
+            break
+    out, err = proc.communicate(timeout=120)
+    result = subprocess.CompletedProcess(argv, proc.returncode, "".join(lines) + out, err)
+    try:
+        httpx.get(url, timeout=2) if url else None
+        after = "still answering"
+    except httpx.TransportError as exc:
+        after = type(exc).__name__
+    return Demo(result, workdir, url, seen, after)
 
 
 def _git(remote: Path, *args: str) -> str:
@@ -124,3 +140,11 @@ def test_demo_builds_release_branch_from_gated_merges_on_its_own_remote(demo: De
     oneline = _git(remote, "log", "--first-parent", "--oneline", "--no-decorate", BRANCH)
     assert all(f"  {line}" in out for line in oneline.splitlines())
     assert "Merge FU-000 (cursor/fu-000-" in out
+
+
+def test_demo_serves_the_dashboard_while_it_runs(demo: Demo) -> None:
+    assert demo.dashboard_url.startswith("http://127.0.0.1:"), demo.result.stdout[:2000]
+    assert f"dashboard: {demo.dashboard_url} (live while the demo runs)" in demo.result.stdout
+    releases = demo.dashboard_seen["releases"]
+    assert [r["release_id"] for r in releases] == ["v0.1.0"]
+    assert demo.dashboard_after == "ConnectError"  # stopped with the demo
