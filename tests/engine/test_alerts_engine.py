@@ -40,6 +40,7 @@ async def test_a_timed_out_agent_is_one_alert_per_attempt(tmp_path: Path) -> Non
     scenario = Scenario(
         defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN),
         fus={"FU-1": FuBehaviour(hang=True, hang_heartbeats_s=10**6)},
+        heartbeat_interval_s=10 * MIN,  # few events: the test stays fast on fake time
     )
     recorder = Recorder()
     p = plan([fu("FU-1", priority="P1")], [("0", ["FU-1"])])
@@ -60,15 +61,16 @@ async def test_a_timed_out_agent_is_one_alert_per_attempt(tmp_path: Path) -> Non
 
 
 async def test_a_batch_with_no_progress_for_30_minutes_is_stalled_once(tmp_path: Path) -> None:
-    """A hung agent behind a healthy stream: heartbeats only, no activity, no stale verdict
-    before 2 hours; the batch alert comes after 30 minutes of silence, once."""
+    """A hung agent behind a healthy stream: heartbeats only, no activity, no stale verdict;
+    the batch alert comes after 30 minutes of silence, once (the run times out at 45)."""
     scenario = Scenario(
         defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN),
         fus={"FU-1": FuBehaviour(hang=True, hang_heartbeats_s=10**6)},
+        heartbeat_interval_s=10 * MIN,  # few events: the test stays fast on fake time
     )
     recorder = Recorder()
     p = plan([fu("FU-1", priority="P2")], [("0", ["FU-1"])])
-    engine = settings(max_duration_s=90 * MIN, stale_after_s=10**6)
+    engine = settings(max_duration_s=45 * MIN, stale_after_s=10**6)
     ran = await run_on_fake(
         p, scenario, tmp_path, engine=engine, notifier=recorder, decider=PolicyDecider("fail")
     )
