@@ -233,5 +233,7 @@ def test_on_a_terminal_the_live_board_stays_within_the_pane_and_no_log_line_land
     assert not [line for line in seen if "[info" in line or "[debug" in line]
     # what happened, told above the board, stays once the board is gone
     told = "\n".join(history)
-    assert re.search(r"^batch 0\.5 landed on release/v0\.1\.0 at [0-9a-f]{12}: ", told, re.M)
+    # (which batches land first depends on the slot policy: at least the two seen landed)
+    landed = re.findall(r"^batch [0-9.]+ landed on release/v0\.1\.0 at [0-9a-f]{12}: ", told, re.M)
+    assert len(landed) >= 2, told
     assert re.search(rf"^release {RELEASE} aborted: \d+ of 28 FUs landed", told, re.M), told
