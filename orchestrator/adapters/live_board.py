@@ -24,23 +24,15 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.adapters.narration import awaiting_sentence
-from orchestrator.adapters.report import batch_label, candidate_label, fu_branch, short_sha
+from orchestrator.adapters.report import (
+    STATUS_STYLE,
+    batch_label,
+    candidate_label,
+    fu_branch,
+    short_sha,
+)
 from orchestrator.models.status import BatchEntry, FuEntry, StatusFile
 
-_STYLE = {
-    "completed": "green",
-    "merged": "bright_blue",
-    "delivered": "blue",
-    "running": "cyan",
-    "launching": "cyan",
-    "retrying": "yellow",
-    "stale": "yellow",
-    "waiting_for_capacity": "yellow",
-    "failed": "red",
-    "needs_human": "bold red",
-    "blocked": "red",
-    "cancelled": "magenta",
-}
 _ACTIVE = frozenset({"launching", "running", "stale", "retrying", "waiting_for_capacity"})
 _ENDED = frozenset({"cancelled", "skipped", "deferred", "blocked"})
 _COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
@@ -188,7 +180,7 @@ def _table(rows: list[Row], now: datetime | None, width: int) -> Table:
     for (name, justify), size in zip(_COLUMNS, [*fixed, detail_width], strict=True):
         table.add_column(name, no_wrap=True, overflow="ellipsis", justify=justify, max_width=size)
     for row in cells:
-        status = Text(row[2], style=_STYLE.get(row[2], ""))
+        status = Text(row[2], style=STATUS_STYLE.get(row[2], ""))
         table.add_row(row[0], row[1], status, row[3], row[4], row[5])
     return table
 

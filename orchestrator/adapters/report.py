@@ -31,7 +31,7 @@ from orchestrator.core.release_timing import (
 )
 from orchestrator.models.status import BatchEntry, FuEntry, Gate, StatusFile
 
-_STYLE = {
+STATUS_STYLE = {
     "completed": "green",
     "merged": "bright_blue",
     "delivered": "blue",
@@ -40,6 +40,7 @@ _STYLE = {
     "retrying": "yellow",
     "stale": "yellow",
     "waiting": "yellow",
+    "waiting_for_capacity": "yellow",
     "failed": "red",
     "needs_human": "bold red",
     "blocked": "red",
@@ -210,7 +211,7 @@ def status_table(snapshot: StatusFile, *, now: datetime | None = None) -> Table:
             table.add_row(
                 batch_label(batch.batch_id),
                 Text(fu.fu_id),
-                _styled(shown, _STYLE),
+                _styled(shown, STATUS_STYLE),
                 str(fu.attempts or "-"),
                 duration_text(fu_time_s(fu, now)),
                 gate,

@@ -12,7 +12,6 @@ import contextlib
 import errno
 import logging
 import os
-import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import anyio
 import uvicorn
 
+from orchestrator.adapters.signalled_serve import serve_until_signalled
 from orchestrator.errors import InputError
 from orchestrator.fakecursor.app import DroppedConnection, FakeCursor
 
@@ -128,18 +128,7 @@ async def run_fake_cursor(
         fake.close()
         raise
     try:
-        async with anyio.create_task_group() as tg:
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-
-                async def stop_on_signals() -> None:
-                    async for _ in signals:
-                        if server.should_exit:
-                            server.force_exit = True
-                        server.should_exit = True
-
-                tg.start_soon(stop_on_signals)
-                await _serve_reporting(server, sock, on_ready, host)
-                tg.cancel_scope.cancel()
+        await serve_until_signalled(server, lambda: _serve_reporting(server, sock, on_ready, host))
     finally:
         fake.close()
 

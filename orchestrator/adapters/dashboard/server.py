@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import signal
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import anyio
 import uvicorn
 from starlette.types import ASGIApp
+
+from orchestrator.adapters.signalled_serve import serve_until_signalled
 
 _GRACEFUL_SHUTDOWN_S = 1
 
@@ -81,15 +81,4 @@ async def serve(app: ASGIApp, sock: socket.socket, on_ready: Callable[[], None])
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
     )
     server = _Server(config, on_ready)
-    async with anyio.create_task_group() as tg:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-
-            async def stop_on_signals() -> None:
-                async for _ in signals:
-                    if server.should_exit:
-                        server.force_exit = True
-                    server.should_exit = True
-
-            tg.start_soon(stop_on_signals)
-            await server.serve(sockets=[sock])
-            tg.cancel_scope.cancel()
+    await serve_until_signalled(server, lambda: server.serve(sockets=[sock]))
