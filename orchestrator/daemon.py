@@ -38,6 +38,7 @@ from orchestrator.adapters.cursor.settings import (
     check_base_url,
     client_settings_from_env,
 )
+from orchestrator.adapters.daemon_metrics import DaemonMetrics
 from orchestrator.adapters.decisions import decision_path
 from orchestrator.adapters.git import GitCache, GitError
 from orchestrator.adapters.notify import Notifier
@@ -349,6 +350,7 @@ async def run_release(
     decider: Decider | None = None,
     extra_notifier: Notify | None = None,
     pause_display: PauseDisplay | None = None,
+    metrics: DaemonMetrics | None = None,
     service: ServiceNotifier | None = None,
 ) -> ReleaseOutcome:
     """Run the release to its end (or abort, or detach) and return the outcome. Called holding
@@ -368,6 +370,8 @@ async def run_release(
     stops = _Stops(shutdown_trigger or (_signal_trigger if install_signal_handlers else None))
 
     def _on_change(snapshot: StatusFile) -> None:
+        if metrics is not None:
+            metrics.written()
         if on_change is not None:
             on_change(snapshot)
         service.status(service_status(snapshot))
@@ -384,6 +388,8 @@ async def run_release(
         ):
             if shutdown_trigger is None:  # signals: a detach during the git setup is kept
                 group.start_soon(stops.listen, service)
+            if metrics is not None:
+                metrics.instrument(http)
             client = CursorClient.from_settings(http, run_env.cursor)
             queue = merge_queue_for(plan, settings, run_env.repo_url, run_env.release_branch)
             service.status(f"setting up {queue.branch} from REPO_URL")
@@ -413,6 +419,7 @@ async def run_release(
                     notifier=_Both(notifier, extra_notifier) if extra_notifier else notifier,
                     keep_siblings_on_failure=None if decider else modes.on_batch_failure == "fail",
                     gate_log_dir=runtime / "gate_logs",  # orchd's state dir, not the checkout
+                    on_event=metrics.observe if metrics is not None else None,
                 )
                 stops.attach(supervisor)
                 if shutdown_trigger is not None:  # a test's trigger times from the release start

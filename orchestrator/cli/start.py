@@ -91,6 +91,14 @@ def start(
             "systemd/launchd)."
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve the daemon's Prometheus /metrics on 127.0.0.1:PORT (0: a free port).",
+        ),
+    ] = None,
 ) -> None:
     """Run a release to its end. Exit 0 done, 1 failed, 2 bad input, 3 aborted, 4 the status
     file could not be written, 5 detached (agents left running; start again to adopt them)."""
@@ -128,7 +136,8 @@ def start(
     except OrchdError as exc:
         raise fail(exc) from None
     where = find_again_options(repo_root, release_dir, state_dir)
-    raise typer.Exit(int(run_prepared(prepared, live=live, decide_args=where)))
+    code = run_prepared(prepared, live=live, decide_args=where, metrics_port=metrics_port)
+    raise typer.Exit(int(code))
 
 
 def setup_output(
@@ -153,7 +162,12 @@ def setup_output(
 
 
 def run_prepared(
-    prepared: Prepared, *, live: bool | None = None, decide_args: str = "", **kwargs: Any
+    prepared: Prepared,
+    *,
+    live: bool | None = None,
+    decide_args: str = "",
+    metrics_port: int | None = None,
+    **kwargs: Any,
 ) -> ExitCode:
     """Check the key, take the release lock, read what an earlier run left (under the lock),
     run in the foreground with the progress view; print the summary; return the exit code."""
@@ -177,6 +191,7 @@ def run_prepared(
             existing, notes = read_existing(prepared.status_path, prepared.settings.state_dir)
             for note in notes:
                 typer.echo(f"note: {note}", err=True)
+            metrics, server = _metrics(metrics_port)
             with ProgressView(live=live, decide_args=decide_args) as view:
                 outcome = anyio.run(
                     lambda: run_release(
@@ -189,9 +204,12 @@ def run_prepared(
                         modes=prepared.modes,
                         notify_url=prepared.notify_url,
                         pause_display=view.paused,
+                        metrics=metrics,
                         **kwargs,
                     )
                 )
+            if server is not None:
+                server.shutdown()
     except OrchdError as exc:
         raise fail(exc) from None
     view.summary(outcome.snapshot)
@@ -200,6 +218,24 @@ def run_prepared(
         f"(status file {prepared.status_path})"
     )
     return EXIT_FOR_STATUS[outcome.status]
+
+
+def _metrics(port: int | None) -> tuple[Any, Any]:
+    """The daemon's metrics and their server on 127.0.0.1 (none without a port); a busy port is
+    one line, exit 2, before anything is launched."""
+    if port is None:
+        return None, None
+    from orchestrator.adapters.daemon_metrics import DaemonMetrics
+
+    metrics = DaemonMetrics()
+    try:
+        server = metrics.serve(port)
+    except OSError as exc:
+        raise InputError(
+            f"--metrics-port {port}: cannot listen on 127.0.0.1: {exc.strerror}"
+        ) from None
+    typer.echo(f"metrics: http://127.0.0.1:{server.server_port}/metrics")
+    return metrics, server
 
 
 def register(app: typer.Typer) -> None:

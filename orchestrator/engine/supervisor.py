@@ -81,6 +81,7 @@ class Supervisor:
         notifier: Notify | None = None,
         keep_siblings_on_failure: bool | None = None,
         gate_log_dir: Path | None = None,
+        on_event: Callable[[StatusEvent], None] | None = None,
     ) -> None:
         self.plan = plan
         self.api = api
@@ -125,6 +126,7 @@ class Supervisor:
         self._drivers: set[FuDriver] = set()
         self._scope: anyio.CancelScope | None = None
         self._writer_hook = writer_hook
+        self._on_event = on_event  # an observer of every event (the daemon's metrics)
         self._send: MemoryObjectSendStream[StatusEvent] | None = None
         self._sent = 0
         self.status_writer: StatusWriter | None = None  # set by `run`; the daemon reads it after
@@ -257,6 +259,8 @@ class Supervisor:
             raise RuntimeError("supervisor is not running")
         self._send.send_nowait(event)
         self._sent += 1
+        if self._on_event is not None:
+            self._on_event(event)
 
     async def _emit_durable(self, event: StatusEvent) -> None:
         """Queue an event and wait until it is on disk: an intent recorded before acting."""

@@ -155,7 +155,7 @@ class Started:
         return self.stdout.read_text() + self.stderr.read_text()
 
 
-StartRelease = Callable[[Path, dict[str, str]], "Started"]
+StartRelease = Callable[..., "Started"]  # (repo, env, *extra `orchd start` options)
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def start_release(tmp_path: Path) -> Iterator[StartRelease]:
     """Runs `orchd start` with output in files (a full pipe would stall it); stops it after."""
     started: list[Started] = []
 
-    def run(repo: Path, env: dict[str, str]) -> Started:
+    def run(repo: Path, env: dict[str, str], *extra: str) -> Started:
         out, err = tmp_path / "start.out", tmp_path / "start.err"
         with out.open("wb") as stdout, err.open("wb") as stderr:
             proc = subprocess.Popen(
@@ -182,6 +182,7 @@ def start_release(tmp_path: Path) -> Iterator[StartRelease]:
                     "--state-dir",
                     str(tmp_path / "state"),
                     "--plain",
+                    *extra,
                 ],
                 env=env,
                 stdin=subprocess.DEVNULL,
