@@ -315,6 +315,18 @@ def test_status_exit_code_says_the_release_state(
         )
 
 
+def test_a_detached_release_says_its_agents_kept_running_and_start_adopts_them(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path, {"status": "detached"})
+    result = _status("v0.3.0", "--repo-root", str(tmp_path))
+    assert result.exit_code == STOPPED
+    assert (
+        "orchd detached from this release (its agents kept running); "
+        "`orchd start v0.3.0` adopts them" in result.stdout.splitlines()
+    )
+
+
 def test_status_looks_for_the_running_orchd_in_the_state_dir_it_is_given(
     tmp_path: Path,
 ) -> None:

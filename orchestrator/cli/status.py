@@ -152,6 +152,11 @@ def print_report(
     lines = [timing_line(snapshot)]
     if pid is not None:
         lines.append(f"orchd (pid {pid}) is running this release")
+    elif state is ReleaseState.STOPPED and snapshot.orchestrator.status == "detached":
+        lines.append(
+            f"orchd detached from this release (its agents kept running); "
+            f"`orchd start {snapshot.release_id}` adopts them"
+        )
     elif state is ReleaseState.STOPPED:
         lines.append(
             f"no orchd is running this release; `orchd start {snapshot.release_id}` resumes it"
