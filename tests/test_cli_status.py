@@ -322,8 +322,8 @@ def test_a_detached_release_says_its_agents_kept_running_and_start_adopts_them(
     result = _status("v0.3.0", "--repo-root", str(tmp_path))
     assert result.exit_code == STOPPED
     assert (
-        "orchd detached from this release (its agents kept running); "
-        "`orchd start v0.3.0` adopts them" in result.stdout.splitlines()
+        "detached: its agents kept running; `orchd start v0.3.0` adopts them"
+        in result.stdout.splitlines()
     )
 
 

@@ -27,7 +27,9 @@ class ReleaseState(IntEnum):
     ABORTED = ExitCode.ABORTED
     RUNNING = 10
     WAITING_FOR_YOU = 11  # orchd asks a question: `orchd decide` answers it
-    STOPPED = 12  # not finished, no orchd runs it (detached, crashed, killed): `orchd start` resumes
+    STOPPED = (
+        12  # not finished, no orchd runs it (detached, crashed, killed): `orchd start` resumes
+    )
 
 
 _FINAL = {

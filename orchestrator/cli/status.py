@@ -154,8 +154,7 @@ def print_report(
         lines.append(f"orchd (pid {pid}) is running this release")
     elif state is ReleaseState.STOPPED and snapshot.orchestrator.status == "detached":
         lines.append(
-            f"orchd detached from this release (its agents kept running); "
-            f"`orchd start {snapshot.release_id}` adopts them"
+            f"detached: its agents kept running; `orchd start {snapshot.release_id}` adopts them"
         )
     elif state is ReleaseState.STOPPED:
         lines.append(
