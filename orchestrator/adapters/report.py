@@ -192,9 +192,35 @@ def _styled(value: str, styles: dict[str, str]) -> Text:
     return Text(value, style=styles.get(value, ""))
 
 
-def status_table(snapshot: StatusFile, *, now: datetime | None = None) -> Table:
+_FOLDABLE = ("completed", "pending", "deferred", "skipped", "cancelled", "blocked")
+
+
+def folded_fus(snapshot: StatusFile, max_rows: int | None) -> tuple[set[str] | None, list[str]]:
+    """With more FUs than `max_rows`, which to show (those at work or in trouble first) and one
+    line per status folded away (`1000 FUs completed: FU-0000 … FU-0999`); (None, []) when all
+    fit. A 2,000-row table is neither readable nor quick to draw."""
+    fus = [fu for batch in snapshot.batches for fu in batch.feature_units]
+    if max_rows is None or len(fus) <= max_rows:
+        return None, []
+    rank = {status: i for i, status in enumerate(_FOLDABLE)}
+    ordered = sorted(fus, key=lambda fu: rank.get(fu.status, -1))  # stable: file order within
+    shown = {fu.fu_id for fu in ordered[:max_rows]}
+    folded: dict[str, list[str]] = {}
+    for fu in fus:
+        if fu.fu_id not in shown:
+            folded.setdefault(fu.status, []).append(fu.fu_id)
+    lines = [
+        f"{_plural(len(ids), 'FU')} {status}: {ids[0]}" + (f" … {ids[-1]}" if len(ids) > 1 else "")
+        for status, ids in folded.items()
+    ]
+    return shown, lines
+
+
+def status_table(
+    snapshot: StatusFile, *, now: datetime | None = None, only: set[str] | None = None
+) -> Table:
     """Per FU: batch, status, attempts, time (elapsed while active), its batch's gate, then
-    its merge commit or what it waits for. Fits 80 columns."""
+    its merge commit or what it waits for. Fits 80 columns. `only`: the FUs to list."""
     now = now or utcnow()
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("batch", no_wrap=True)
@@ -207,6 +233,8 @@ def status_table(snapshot: StatusFile, *, now: datetime | None = None) -> Table:
     for batch in snapshot.batches:
         gate = gate_word(batch)
         for fu in batch.feature_units:
+            if only is not None and fu.fu_id not in only:
+                continue
             shown = _SHORT_STATUS.get(fu.status, fu.status)
             table.add_row(
                 batch_label(batch.batch_id),
@@ -267,10 +295,15 @@ def full_suite(snapshot: StatusFile) -> Gate | None:
         return None
 
 
-def report_notes(snapshot: StatusFile) -> list[str]:
+def report_notes(snapshot: StatusFile, only: set[str] | None = None) -> list[str]:
     """The long values, one per line: active agents' ids, the full-suite gate, FU errors and
-    failing gate logs."""
-    fus = [fu for batch in snapshot.batches for fu in batch.feature_units]
+    failing gate logs (of the FUs listed: `only`, when the table lists some)."""
+    fus = [
+        fu
+        for batch in snapshot.batches
+        for fu in batch.feature_units
+        if only is None or fu.fu_id in only
+    ]
     lines = [
         f"{fu.fu_id} agent {fu.worker_agent_id}"
         for fu in fus
@@ -369,6 +402,7 @@ def status_report(
     parallel: int | None = None,
     estimates_h: Mapping[str, float] | None = None,
     options: str = "",
+    max_fu_rows: int | None = None,
 ) -> Group:
     """Title, progress, release branch, the open question, FU table, batch table, long values.
 
@@ -386,10 +420,14 @@ def status_report(
     if line:
         parts.append(Text(line))
     parts.extend(question_lines(snapshot, options))
-    parts.append(status_table(snapshot, now=now))
+    only, folds = folded_fus(snapshot, max_fu_rows)
+    parts.append(status_table(snapshot, now=now, only=only))
+    parts.extend(Text(line) for line in folds)
+    if folds:
+        parts.append(Text(f"(`orchd status {snapshot.release_id} --all` lists every FU)"))
     if snapshot.batches:
         parts.append(batch_table(snapshot))
-    parts.extend(Text(note) for note in report_notes(snapshot))
+    parts.extend(Text(note) for note in report_notes(snapshot, only))
     return Group(*parts)
 
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from orchestrator.models.release import ReleasePlan
     from orchestrator.models.status import StatusFile
 
+FOLD_AFTER = 40  # FU rows `orchd status` lists before it counts the rest
+
 EXIT_CODES_HELP = (
     "Exit code: 0 completed, 1 failed, 2 no such release (or no status file yet), 3 aborted, "
     "10 running, 11 waiting for you (`orchd decide`), 12 stopped with no orchd running it "
@@ -79,6 +81,14 @@ def status(
     release_dir: ReleaseDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the file as it is.")] = False,
     state_dir: StateDir = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help=f"List every FU (past {FOLD_AFTER} FUs: those at work or in trouble, the rest "
+            "counted by status).",
+        ),
+    ] = False,
 ) -> None:
     """Show a release: progress, ETA, the open question, each FU and batch (or one FU)."""
     from orchestrator.adapters.release_loader import load_status_file
@@ -118,6 +128,7 @@ def status(
         parallel=plan.parallel,
         estimates_h=plan.estimates_h,
         options=find_again_options(repo_root, release_dir, state_dir),
+        max_fu_rows=None if show_all else FOLD_AFTER,
     )
     for note in notes:
         typer.echo(f"note: {note}", err=True)
@@ -132,6 +143,7 @@ def print_report(
     parallel: int | None = None,
     estimates_h: Mapping[str, float] | None = None,
     options: str = "",
+    max_fu_rows: int | None = None,
 ) -> None:
     """The report, the timing of a finished release, who runs it, and the failures (each
     once: an FU's escalation and its batch's failure are one)."""
@@ -146,7 +158,12 @@ def print_report(
     console = Console(highlight=False)
     # not cropped: the command that answers the open question stays whole, however long
     report = status_report(
-        snapshot, now=utcnow(), parallel=parallel, estimates_h=estimates_h, options=options
+        snapshot,
+        now=utcnow(),
+        parallel=parallel,
+        estimates_h=estimates_h,
+        options=options,
+        max_fu_rows=max_fu_rows,
     )
     console.print(report, crop=False)
     lines = [timing_line(snapshot)]

@@ -241,3 +241,43 @@ def test_the_error_log_counts_an_escalation_and_its_batch_failure_once() -> None
     assert lines[1].startswith("10:20:00  batch 1 failed: FU-102 needs_human: run ERROR")
     assert sum(line.startswith("10:20:00") for line in lines) == 1
     assert "10:50:00  full suite: integration tests failed" in lines
+
+
+def _big(done: int, running: int, pending: int) -> dict[str, Any]:
+    def fu(i: int, status: str) -> dict[str, Any]:
+        extra = {"worker_agent_id": f"bc-{i:04d}", "attempts": 1} if status == "running" else {}
+        return {"fu_id": f"FU-{i:04d}", "status": status, **extra}
+
+    statuses = ["completed"] * done + ["running"] * running + ["pending"] * pending
+    return {
+        "release_id": "v9.0.0",
+        "orchestrator": {"agent_id": "o", "status": "running"},
+        "batches": [
+            {
+                "batch_id": 0,
+                "status": "running",
+                "feature_units": [fu(i, s) for i, s in enumerate(statuses)],
+            }
+        ],
+    }
+
+
+def test_a_large_release_lists_the_fus_at_work_and_counts_the_rest() -> None:
+    """2,000 rows are neither readable nor quick to draw (issue 12: `orchd status` on 2,000
+    FUs took 2.4 s): past the limit, the FUs at work come first and the rest are counted."""
+    text = render(_big(done=60, running=10, pending=30), max_fu_rows=40)
+    rows = [line for line in text.splitlines() if "│ FU-" in line]
+    assert len(rows) == 40
+    assert sum("running" in row for row in rows) == 10
+    lines = text.splitlines()
+    assert "30 FUs completed: FU-0030 … FU-0059" in lines
+    assert "30 FUs pending: FU-0070 … FU-0099" in lines
+    assert "(`orchd status v9.0.0 --all` lists every FU)" in lines
+    agents = [line for line in lines if " agent bc-" in line]
+    assert len(agents) == 10  # the long values of the FUs listed only
+
+
+def test_a_release_within_the_limit_lists_every_fu() -> None:
+    text = render(_big(done=20, running=10, pending=10), max_fu_rows=40)
+    assert len([line for line in text.splitlines() if "│ FU-" in line]) == 40
+    assert "--all" not in text
