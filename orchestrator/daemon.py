@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import resource
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -35,6 +36,7 @@ from orchestrator.adapters.cursor.settings import (
     ENV_URL,
     CursorSettings,
     build_http_client,
+    build_stream_clients,
     check_base_url,
     client_settings_from_env,
 )
@@ -352,11 +354,13 @@ async def run_release(
     pause_display: PauseDisplay | None = None,
     metrics: DaemonMetrics | None = None,
     service: ServiceNotifier | None = None,
+    queue: MergeQueue | None = None,
 ) -> ReleaseOutcome:
     """Run the release to its end (or abort, or detach) and return the outcome. Called holding
     the release lock with the plan loaded; `service` (default: from `$NOTIFY_SOCKET`) hears
     READY=1 once the release branch is set up, STATUS= as the release moves, WATCHDOG=1 from
-    the event loop and STOPPING=1 on the way out."""
+    the event loop and STOPPING=1 on the way out. `queue` replaces the git merge queue (the
+    scale bench measures supervision without git)."""
     modes = modes or DecisionModes("fail", "continue", None)
     runtime = release_runtime_dir(status_path, resolve_state_dir(settings.state_dir))
     service = service or ServiceNotifier.from_env(os.environ)
@@ -366,7 +370,15 @@ async def run_release(
     except OSError as exc:
         raise _unwritable(decision_path(runtime), exc) from None
     settings = replace(settings, repo_url=run_env.repo_url, release_branch=run_env.release_branch)
-    max_connections = max(20, 2 * plan.limits.effective_parallel + 10)
+    sizes = connection_sizes(plan.limits.effective_parallel, raise_open_file_limit())
+    if settings.use_stream and sizes.streams < plan.limits.effective_parallel:
+        log.warning(
+            "process.streams_limited",
+            streams=sizes.streams,
+            parallel=plan.limits.effective_parallel,
+            detail="the open-file limit allows this many streams; the other runs are polled "
+            "(raise LimitNOFILE / ulimit -Hn)",
+        )
     stops = _Stops(shutdown_trigger or (_signal_trigger if install_signal_handlers else None))
 
     def _on_change(snapshot: StatusFile) -> None:
@@ -382,16 +394,25 @@ async def run_release(
     try:
         async with (
             build_http_client(
-                run_env.cursor, transport=transport, max_connections=max_connections
+                run_env.cursor,
+                transport=transport,
+                max_connections=sizes.in_flight + _NOTIFY_CONNECTIONS,
+                max_keepalive=sizes.keep_alive,
             ) as http,
+            build_stream_clients(
+                run_env.cursor, max_streams=sizes.streams, transport=transport
+            ) as streams,
             anyio.create_task_group() as group,
         ):
             if shutdown_trigger is None:  # signals: a detach during the git setup is kept
                 group.start_soon(stops.listen, service)
             if metrics is not None:
                 metrics.instrument(http)
-            client = CursorClient.from_settings(http, run_env.cursor)
-            queue = merge_queue_for(plan, settings, run_env.repo_url, run_env.release_branch)
+            client = CursorClient.from_settings(
+                http, run_env.cursor, max_in_flight=sizes.in_flight, streams=streams
+            )
+            if queue is None:
+                queue = merge_queue_for(plan, settings, run_env.repo_url, run_env.release_branch)
             service.status(f"setting up {queue.branch} from REPO_URL")
             try:
                 await queue.open(candidate_attempts(existing))
@@ -448,6 +469,53 @@ async def run_release(
             f"can be written, `orchd start {plan.release_id}` picks up from it)"
         )
     return outcome
+
+
+_NOTIFY_CONNECTIONS = 2  # the webhook shares the request client, outside the request slots
+_RESERVED_FILES = 256  # descriptors kept for everything but streams: git, gates, the status file
+_STREAM_SLACK = 8  # streams beyond one per run: a reconnect may overlap the old one's close
+
+
+@dataclass(frozen=True)
+class ConnectionSizes:
+    """How many Cursor requests may be in flight, and how many streams may be open, at once."""
+
+    in_flight: int
+    keep_alive: int
+    streams: int
+
+
+def connection_sizes(parallel: int, open_files: int) -> ConnectionSizes:
+    """Sized to the work: a request slot per run up to 32 (a run has at most one request at a
+    time, mostly none; more in flight only queue in the event loop), a quarter of them kept
+    alive (httpcore checks every idle connection on each request), and a stream per run;
+    streams get what the open-file limit leaves after the requests and `_RESERVED_FILES`, the
+    other runs are polled."""
+    in_flight = min(32, max(8, parallel))
+    budget = open_files - in_flight - _NOTIFY_CONNECTIONS - _RESERVED_FILES
+    keep_alive = max(4, in_flight // 4)
+    return ConnectionSizes(in_flight, keep_alive, max(0, min(parallel + _STREAM_SLACK, budget)))
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (a stream per agent needs thousands of
+    descriptors; systemd and most shells start at 1024) and return the soft limit now."""
+    unlimited = resource.RLIM_INFINITY
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != unlimited and (hard == unlimited or soft < hard):
+        # an unlimited hard limit (macOS) is capped by the kernel: try smaller targets in turn
+        for target in [hard] if hard != unlimited else [1 << 20, 1 << 16, 10240]:
+            if target <= soft:
+                break
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            except (ValueError, OSError):
+                continue
+            break
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    effective = 1 << 20 if soft == resource.RLIM_INFINITY else soft
+    log.debug("process.open_files", soft_limit=effective, hard_limit=hard)
+    return effective
 
 
 class _Stops:

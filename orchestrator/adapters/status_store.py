@@ -8,16 +8,22 @@ protocol (`flock -s <dir> cat <dir>/agent_status.json`) never see a torn file (a
 never do either, since rename is atomic). Nothing else is left beside the file: the temp file is
 renamed into place or removed, and the lock needs no file of its own.
 
-A write that fails (disk full, read-only directory) does not end the release: the writer keeps
-applying events and retries with capped backoff; the daemon exits 4 when the final state could
-not be written. At start the writer removes temp files a killed orchd left beside the file.
+A write that fails (disk full, read-only directory, out of file descriptors) does not end the
+release: the writer keeps applying events and retries with capped backoff; the daemon exits 4
+when the final state could not be written. At start the writer removes temp files a killed orchd
+left beside the file.
+
+The file is compact JSON (`jq .` pretty-prints it), rendered incrementally: the reducer is
+copy-on-write, so an FU entry that did not change is the same object as at the last write and
+its cached bytes are reused; only changed entries are serialized again. Writes are coalesced to
+what a reader needs: every `coalesce_s` for a small file, down to `_SCALE_INTERVAL_S` for a big
+one (`write_interval_s`), so a release of thousands of FUs writes at most twice a second.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -28,20 +34,84 @@ import anyio
 import structlog
 from anyio.abc import ObjectReceiveStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from pydantic import BaseModel
 
 from orchestrator.adapters.durable_file import durable_temp, fsync_dir, remove_stale_temps
 from orchestrator.adapters.threads import in_thread
 from orchestrator.core.reducer import apply
 from orchestrator.models.events import StatusEvent
-from orchestrator.models.status import StatusFile
+from orchestrator.models.status import BatchEntry, FuEntry, StatusFile
 
 log = structlog.get_logger("orchd.status")
 
 
+_SMALL_FILE_BYTES = 256 << 10  # up to here (~400 FUs) writes keep the `coalesce_s` cadence
+_WRITE_BUDGET_BPS = 1 << 20  # beyond it, the pause keeps writes near a MiB a second …
+_SCALE_INTERVAL_S = 0.5  # … but is never longer: a big file is still written twice a second
+
+
+def write_interval_s(coalesce_s: float, size_bytes: int) -> float:
+    """The pause after a write of `size_bytes`: `coalesce_s` for a small file (the live board
+    and `orchd watch` stay lively), longer for a big one, up to `_SCALE_INTERVAL_S`."""
+    if size_bytes <= _SMALL_FILE_BYTES:
+        return coalesce_s
+    return max(coalesce_s, min(_SCALE_INTERVAL_S, size_bytes / _WRITE_BUDGET_BPS))
+
+
 def render(snapshot: StatusFile) -> bytes:
-    """The file's bytes: pretty JSON as the seed writes it, with a trailing newline."""
-    data = snapshot.model_dump(mode="json")
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+    """The file's bytes from scratch: compact JSON with a trailing newline."""
+    return Renderer().render(snapshot)
+
+
+class Renderer:
+    """Compact JSON of successive snapshots, serializing only what changed since the last one.
+
+    Keyed by identity: the reducer never mutates an entry, it copies the path it changes, so
+    the same object means the same bytes. The cache holds the objects it keyed, so an id is
+    never reused while cached. Keys keep the models' field order (the order `model_dump` has).
+    """
+
+    def __init__(self) -> None:
+        self._fus: dict[str, tuple[FuEntry, bytes]] = {}
+        self._batches: list[tuple[BatchEntry, bytes]] = []
+        self.serialized = 0  # FU entries serialized (not taken from the cache) so far
+
+    def render(self, snapshot: StatusFile) -> bytes:
+        old_batches = self._batches
+        batches: list[tuple[BatchEntry, bytes]] = []
+        fus: dict[str, tuple[FuEntry, bytes]] = {}
+        for index, batch in enumerate(snapshot.batches):
+            old = old_batches[index] if index < len(old_batches) else None
+            if old is not None and old[0] is batch:  # none of its entries changed
+                for entry in batch.feature_units:
+                    cached = self._fus.get(entry.fu_id)
+                    if cached is not None:
+                        fus[entry.fu_id] = cached
+                batches.append(old)
+                continue
+            units = b",".join(self._fu(entry, fus) for entry in batch.feature_units)
+            batches.append((batch, _with_raw(batch, "feature_units", b"[" + units + b"]")))
+        self._batches, self._fus = batches, fus
+        body = b"[" + b",".join(raw for _, raw in batches) + b"]"
+        return _with_raw(snapshot, "batches", body) + b"\n"
+
+    def _fu(self, entry: FuEntry, fus: dict[str, tuple[FuEntry, bytes]]) -> bytes:
+        cached = self._fus.get(entry.fu_id)
+        if cached is None or cached[0] is not entry:
+            cached = (entry, entry.model_dump_json().encode())
+            self.serialized += 1
+        fus[entry.fu_id] = cached
+        return cached[1]
+
+
+def _with_raw(model: BaseModel, name: str, raw: bytes) -> bytes:
+    """`model` as compact JSON with the field `name` given as ready JSON bytes, in its place."""
+    names = list(type(model).model_fields)
+    before = set(names[: names.index(name)])
+    head = model.model_dump_json(include=before).encode()[1:-1]
+    tail = model.model_dump_json(exclude={*before, name}).encode()[1:-1]
+    field = b'"' + name.encode() + b'":' + raw
+    return b"{" + b",".join(part for part in (head, field, tail) if part) + b"}"
 
 
 @contextlib.contextmanager
@@ -95,7 +165,8 @@ class WriteRetry:
 
 
 class StatusWriter:
-    """Owns the snapshot; applies events in order and writes at most once per `coalesce_s`.
+    """Owns the snapshot; applies events in order and writes at most once per
+    `write_interval_s(coalesce_s, size of the file)`.
 
     A failed write never ends the release: the writer logs it (`status.write_failed`), keeps
     applying events and retries with capped backoff until a write succeeds
@@ -118,6 +189,9 @@ class StatusWriter:
         self.coalesce_s = coalesce_s
         self.retry = retry or WriteRetry()
         self.writes = 0
+        self.bytes_written = 0
+        self._renderer = Renderer()
+        self._size = 0  # bytes of the last rendering
         self.write_error: OSError | None = None
         self.failures = 0  # failed writes since the last one that succeeded
         self._on_change = on_change
@@ -127,6 +201,11 @@ class StatusWriter:
         self._durable = 0  # events applied by the state last written to disk
         self._wrote = anyio.Event()
         self.log = log.bind(status_file=str(path))
+
+    @property
+    def entries_serialized(self) -> int:
+        """FU entries serialized so far; those unchanged since the last write are not."""
+        return self._renderer.serialized
 
     async def run(self, events: ObjectReceiveStream[StatusEvent]) -> StatusFile:
         """Apply events until every sender has closed; the last state is always written (or
@@ -143,7 +222,7 @@ class StatusWriter:
                         self._drain(events)
                         if self.write_error is None:  # else the retry task writes, backing off
                             await self.flush()
-                        await anyio.sleep(self.coalesce_s)
+                        await anyio.sleep(write_interval_s(self.coalesce_s, self._size))
                     tasks.cancel_scope.cancel()
             finally:
                 # the retry task has ended: this is the only write from here on
@@ -202,7 +281,8 @@ class StatusWriter:
             return
         snapshot = self.snapshot
         applied = self.applied
-        data = render(snapshot)
+        data = self._renderer.render(snapshot)
+        self._size = len(data)
         try:
             await in_thread(lambda: write_atomic(self.path, data))
         except OSError as exc:
@@ -218,6 +298,7 @@ class StatusWriter:
             self._failing = anyio.Event()
         self._written = snapshot
         self.writes += 1
+        self.bytes_written += len(data)
         if self._on_change is not None:
             self._on_change(snapshot)
 

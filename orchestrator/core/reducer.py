@@ -121,7 +121,7 @@ def apply(snapshot: StatusFile, event: StatusEvent) -> StatusFile:
                 changes["summary"] = event.summary
             if event.pr_url:
                 changes["pr_url"] = event.pr_url
-            delivered = snapshot.fu_entry(event.fu_id)
+            delivered = _entry(snapshot, event.fu_id)
             if delivered is not None and delivered.started_at is not None:
                 changes["duration_s"] = round((event.at - delivered.started_at).total_seconds(), 3)
             return _update_fu(snapshot, event.fu_id, **changes)
@@ -293,7 +293,7 @@ def _start(snapshot: StatusFile, event: ReleaseStarted) -> StatusFile:
 def _launching(snapshot: StatusFile, event: FuLaunching) -> StatusFile:
     """A new attempt, or (a restart) the same attempt's agent found again: an adopted run
     keeps its start, so neither its elapsed time nor its agent time restarts from zero."""
-    entry = snapshot.fu_entry(event.fu_id)
+    entry = _entry(snapshot, event.fu_id)
     if entry is None:
         return snapshot
     changes: dict[str, Any] = {
@@ -331,7 +331,7 @@ def _launching(snapshot: StatusFile, event: FuLaunching) -> StatusFile:
 
 def _running(snapshot: StatusFile, event: FuRunning) -> StatusFile:
     """The run is known: it opens now, or at its `createdAt` when that is earlier (adopted)."""
-    entry = snapshot.fu_entry(event.fu_id)
+    entry = _entry(snapshot, event.fu_id)
     if entry is None:
         return snapshot
     changes: dict[str, Any] = {
@@ -350,12 +350,12 @@ def _running(snapshot: StatusFile, event: FuRunning) -> StatusFile:
 
 
 def _run_ended(snapshot: StatusFile, fu_id: str, at: datetime) -> dict[str, Any]:
-    entry = snapshot.fu_entry(fu_id)
+    entry = _entry(snapshot, fu_id)
     return {} if entry is None else run_closed(entry, at)
 
 
 def _progress(snapshot: StatusFile, event: FuProgress) -> StatusFile:
-    entry = snapshot.fu_entry(event.fu_id)
+    entry = _entry(snapshot, event.fu_id)
     if entry is None:
         return snapshot
     update: dict[str, Any] = {"last_update": event.at}
@@ -373,7 +373,7 @@ def _progress(snapshot: StatusFile, event: FuProgress) -> StatusFile:
 
 
 def _finish_fu(snapshot: StatusFile, event: FuFinished) -> StatusFile:
-    entry = snapshot.fu_entry(event.fu_id)
+    entry = _entry(snapshot, event.fu_id)
     if entry is None:
         return snapshot
     update: dict[str, Any] = {
@@ -430,7 +430,7 @@ def _landed(snapshot: StatusFile, event: BatchLanded) -> StatusFile:
     result = _update_batch(snapshot, event.batch_id, landed_sha=event.sha)
     completed = list(result.completed_fus)
     for fu_id, merge in event.merges:
-        entry = result.fu_entry(fu_id)
+        entry = _entry(result, fu_id)
         if entry is None:
             continue
         changes: dict[str, Any] = {
@@ -457,13 +457,45 @@ def _update_batch(snapshot: StatusFile, batch_id: Decimal, **changes: Any) -> St
     return snapshot.model_copy(update={"batches": batches})
 
 
-def _update_fu(snapshot: StatusFile, fu_id: str, **changes: Any) -> StatusFile:
-    batches = list(snapshot.batches)
-    for index, batch in enumerate(batches):
+_PLACES: dict[str, tuple[int, int]] = {}
+"""Where an FU's entry was last found (batch index, position): a hint that makes finding it
+O(1) when thousands of FUs are tracked. Checked before use and found afresh when stale, so it
+changes nothing but speed; copy-on-write keeps places, only a new layout moves them."""
+_MAX_PLACES = 100_000
+
+
+def _locate(snapshot: StatusFile, fu_id: str) -> tuple[int, int] | None:
+    """The batch index and position of the FU's (first) entry, or None."""
+    place = _PLACES.get(fu_id)
+    if place is not None:
+        index, position = place
+        if index < len(snapshot.batches):
+            units = snapshot.batches[index].feature_units
+            if position < len(units) and units[position].fu_id == fu_id:
+                return place  # an FU is in one batch once (the plan checks it)
+    for index, batch in enumerate(snapshot.batches):
         for position, entry in enumerate(batch.feature_units):
             if entry.fu_id == fu_id:
-                units = list(batch.feature_units)
-                units[position] = entry.model_copy(update=changes)
-                batches[index] = batch.model_copy(update={"feature_units": units})
-                return snapshot.model_copy(update={"batches": batches})
-    return snapshot
+                if len(_PLACES) >= _MAX_PLACES:
+                    _PLACES.clear()
+                _PLACES[fu_id] = (index, position)
+                return index, position
+    return None
+
+
+def _entry(snapshot: StatusFile, fu_id: str) -> FuEntry | None:
+    """`snapshot.fu_entry(fu_id)`, found through `_locate`."""
+    place = _locate(snapshot, fu_id)
+    return None if place is None else snapshot.batches[place[0]].feature_units[place[1]]
+
+
+def _update_fu(snapshot: StatusFile, fu_id: str, **changes: Any) -> StatusFile:
+    place = _locate(snapshot, fu_id)
+    if place is None:
+        return snapshot
+    index, position = place
+    batches = list(snapshot.batches)
+    units = list(batches[index].feature_units)
+    units[position] = units[position].model_copy(update=changes)
+    batches[index] = batches[index].model_copy(update={"feature_units": units})
+    return snapshot.model_copy(update={"batches": batches})

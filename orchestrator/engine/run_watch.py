@@ -13,6 +13,8 @@ nothing while it works (`updatedAt` does not move while RUNNING). So while the s
 (410 `stream_expired`, 401/403/404, …), keeps failing to connect, or is switched off, the run is
 polled and never judged stale: orchd says so once, the timeout stays the bound, and the stream
 is retried with capped exponential backoff; once it is back, the staleness clock starts afresh.
+A stream that cannot be opened at all (`StreamsExhausted`: every stream slot taken, or out of
+file descriptors) is back-pressure: the run is polled at once, and its stream tried again later.
 The timeout is a fixed deadline over the whole attempt.
 """
 
@@ -29,7 +31,7 @@ from typing import Protocol
 import anyio
 import structlog
 
-from orchestrator.adapters.cursor.errors import CursorError, StreamExpired
+from orchestrator.adapters.cursor.errors import CursorError, StreamExpired, StreamsExhausted
 from orchestrator.adapters.cursor.models import Run, StreamEvent
 from orchestrator.core.backoff import BackoffPolicy, next_delay
 from orchestrator.core.progress import RunFacts
@@ -247,6 +249,10 @@ class RunWatcher:
             self._retry_at = anyio.current_time()
             return
         delay = self._schedule_retry(retry_after_s=exc.retry_after_s)
+        if isinstance(exc, StreamsExhausted):
+            log.info("run.stream_deferred", run_id=self.run.id, retry_in_s=round(delay, 3))
+            self._say_blind("no stream could be opened: polling meanwhile", quiet=True)
+            return
         event = (
             "run.stream_expired"
             if isinstance(exc, StreamExpired)
@@ -278,12 +284,14 @@ class RunWatcher:
         self._retry_at = anyio.current_time() + delay
         return delay
 
-    def _say_blind(self, why: str) -> None:
+    def _say_blind(self, why: str, *, quiet: bool = False) -> None:
+        """No liveness signal: told once per run (the log at info when `quiet`: the daemon
+        already warned once for all runs, e.g. that streams are limited)."""
         self.blind = True
         if self._said_blind:
             return
         self._said_blind = True
-        log.warning(
+        (log.info if quiet else log.warning)(
             "run.no_liveness",
             run_id=self.run.id,
             reason=why,

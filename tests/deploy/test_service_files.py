@@ -82,6 +82,8 @@ def test_the_systemd_unit_is_a_notify_service_that_restarts_only_abnormal_ends()
     assert keys["StateDirectory"] == ["orchd"]
     assert keys["EnvironmentFile"] == ["/etc/orchd/env"]
     assert keys["ReadWritePaths"] == ["/srv/neotoma/docs/releases"]
+    # a stream per agent: thousands of connections, not systemd's default soft limit of 1024
+    assert int(keys["LimitNOFILE"][0]) >= 8192
     assert "CURSOR_CLOUD_API_KEY=" not in "".join(keys.get("Environment", []))
 
 

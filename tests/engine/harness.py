@@ -79,7 +79,9 @@ async def run_on_fake(
     decider: Decider | None = None,
     notifier: Notify | None = None,
     modes: DecisionModes | None = None,
+    wrap_transport: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
 ) -> Ran:
+    """`wrap_transport` puts a layer between orchd and the fake (a client-side fault)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     fake = fake or FakeCursor(scenario, api_key=API_KEY, clock=loop.time)
@@ -107,6 +109,9 @@ async def run_on_fake(
             return how
 
     path = tmp_path / "agent_status.json"
+    transport: httpx.AsyncBaseTransport = StreamingASGITransport(fake.app)
+    if wrap_transport is not None:
+        transport = wrap_transport(transport)
     try:
         outcome = await run_release(
             plan,
@@ -114,7 +119,7 @@ async def run_on_fake(
             run_env,
             path,
             existing=existing,
-            transport=StreamingASGITransport(fake.app),
+            transport=transport,
             shutdown_trigger=trigger,
             install_signal_handlers=False,
             decider=decider,

@@ -3,11 +3,18 @@
 Retries follow `orchestrator.core.backoff` (429, 5xx, transport errors). A create is retried only
 when it carries an `agentId`; a `409 agent_id_conflict` then means "it exists": the agent and its
 latest run are fetched and returned, so a lost response never launches a second agent.
+
+At most `max_in_flight` requests are on the wire at once (the rest wait their turn here, not in
+httpx's pool, whose bookkeeping grows with its queue). Streams run on their own clients
+(`StreamClients`) when given; when none can be opened (every slot taken, or out of file
+descriptors) `stream_run` raises `StreamsExhausted` and the caller polls.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -37,6 +44,7 @@ from orchestrator.adapters.cursor.models import (
 )
 from orchestrator.adapters.cursor.settings import CursorSettings, normalize_base_url
 from orchestrator.adapters.cursor.sse import SseParser
+from orchestrator.adapters.cursor.stream_pool import StreamClients
 from orchestrator.clock import utcnow
 from orchestrator.core.backoff import BackoffPolicy, next_delay, server_delay_s
 
@@ -75,6 +83,8 @@ class CursorClient:
         now: Callable[[], datetime] = utcnow,
         create_read_timeout_s: float = 90.0,
         stream_read_timeout_s: float = 120.0,
+        max_in_flight: int | None = None,
+        streams: StreamClients | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must be non-empty")
@@ -94,6 +104,8 @@ class CursorClient:
         self._now = now
         self._create_read_timeout_s = create_read_timeout_s
         self._stream_read_timeout_s = stream_read_timeout_s
+        self._in_flight = anyio.Semaphore(max_in_flight) if max_in_flight else None
+        self._streams = streams
 
     @classmethod
     def from_settings(
@@ -102,6 +114,8 @@ class CursorClient:
         settings: CursorSettings,
         *,
         backoff: BackoffPolicy | None = None,
+        max_in_flight: int | None = None,
+        streams: StreamClients | None = None,
     ) -> CursorClient:
         return cls(
             http,
@@ -111,6 +125,8 @@ class CursorClient:
             auth_scheme=settings.auth_scheme,
             create_read_timeout_s=settings.create_read_timeout_s,
             stream_read_timeout_s=settings.stream_read_timeout_s,
+            max_in_flight=max_in_flight,
+            streams=streams,
         )
 
     def __repr__(self) -> str:
@@ -196,14 +212,15 @@ class CursorClient:
     ) -> httpx.Response | E.CursorError:
         """One HTTP exchange: the response on 2xx, else the CursorError it amounts to."""
         try:
-            response = await self._http.request(
-                method,
-                self._root + path,
-                json=json,
-                params=params,
-                headers=self._headers(headers),
-                timeout=http_timeout if http_timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
+            async with self._in_flight or contextlib.nullcontext():
+                response = await self._http.request(
+                    method,
+                    self._root + path,
+                    json=json,
+                    params=params,
+                    headers=self._headers(headers),
+                    timeout=http_timeout if http_timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                )
         except httpx.TransportError as exc:
             detail = E.redact(str(exc) or type(exc).__name__, self._secrets)
             return E.TransportError(f"{type(exc).__name__}: {detail}", method=method, path=path)
@@ -398,14 +415,32 @@ class CursorClient:
 
         No retries or reconnects here: the caller resumes with the last seen event id, or on
         StreamExpired (410) falls back to polling `get_run`. A silent stream ends in
-        TransportError after the stream read timeout.
+        TransportError after the stream read timeout; no stream slot, or no file descriptor for
+        its connection, is StreamsExhausted.
         """
         path = f"/v1/agents/{agent_id}/runs/{run_id}/stream"
+        if self._streams is None:
+            async for event in self._stream_on(self._http, path, last_event_id):
+                yield event
+            return
+        async with self._streams.slot() as http:
+            if http is None:
+                raise E.StreamsExhausted(
+                    f"all {self._streams.max_streams} stream slots are taken",
+                    method="GET",
+                    path=path,
+                )
+            async for event in self._stream_on(http, path, last_event_id):
+                yield event
+
+    async def _stream_on(
+        self, http: httpx.AsyncClient, path: str, last_event_id: str | None
+    ) -> AsyncIterator[StreamEvent]:
         extra = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         if last_event_id:
             extra["Last-Event-ID"] = last_event_id
         try:
-            async with self._http.stream(
+            async with http.stream(
                 "GET",
                 self._root + path,
                 headers=self._headers(extra),
@@ -429,9 +464,8 @@ class CursorClient:
                         yield event
         except httpx.TransportError as exc:
             detail = E.redact(str(exc) or type(exc).__name__, self._secrets)
-            raise E.TransportError(
-                f"{type(exc).__name__}: {detail}", method="GET", path=path
-            ) from None
+            error = E.StreamsExhausted if _out_of_descriptors(exc) else E.TransportError
+            raise error(f"{type(exc).__name__}: {detail}", method="GET", path=path) from None
 
     # --- account ------------------------------------------------------------------------------
 
@@ -448,6 +482,28 @@ class CursorClient:
 
     async def models(self) -> list[ModelInfo]:
         return self._parse(ModelList, await self._request("GET", "/v1/models")).items
+
+
+_NO_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE})
+
+
+def _out_of_descriptors(exc: BaseException) -> bool:
+    """An error caused, anywhere down its chain, by EMFILE/ENFILE (a socket not created)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _NO_DESCRIPTORS:
+            return True
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                pending.append(linked)
+    return False
 
 
 def _check_limit(limit: int) -> int:

@@ -173,6 +173,13 @@ class TransportError(CursorError):
     default_code = "transport_error"
 
 
+class StreamsExhausted(TransportError):
+    """No stream could be opened: every stream slot is taken, or the process is out of file
+    descriptors (EMFILE/ENFILE). Back-pressure, not a failure: the run is polled meanwhile."""
+
+    default_code = "streams_exhausted"
+
+
 class ProtocolError(CursorError):
     """A 2xx (or error) body that is not what the spec says: not JSON, missing fields, bad enum."""
 

@@ -1,7 +1,9 @@
-"""Cursor connection settings from the environment, and the one httpx client built from them."""
+"""Cursor connection settings from the environment, and the httpx clients built from them: one
+for requests, and the shards streams run on."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
@@ -10,6 +12,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from orchestrator import __version__
+from orchestrator.adapters.cursor.stream_pool import StreamClients
 from orchestrator.errors import InputError
 
 ENV_URL = "CURSOR_CLOUD_API_URL"
@@ -75,25 +78,64 @@ def client_settings_from_env(env: Mapping[str, str]) -> CursorSettings:
     )
 
 
+def _timeout(settings: CursorSettings, read_s: float) -> httpx.Timeout:
+    return httpx.Timeout(
+        connect=settings.connect_timeout_s,
+        read=read_s,
+        write=settings.write_timeout_s,
+        pool=settings.connect_timeout_s,
+    )
+
+
 def build_http_client(
     settings: CursorSettings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     max_connections: int = 50,
+    max_keepalive: int | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> httpx.AsyncClient:
-    """One AsyncClient per process, explicit timeouts; creates raise the read timeout per call."""
+    """One AsyncClient per process, explicit timeouts; creates raise the read timeout per call.
+    `max_keepalive` (default: up to 20) idle connections are kept for the next request."""
+    keepalive = min(max_connections, 20) if max_keepalive is None else max_keepalive
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            connect=settings.connect_timeout_s,
-            read=settings.read_timeout_s,
-            write=settings.write_timeout_s,
-            pool=settings.connect_timeout_s,
-        ),
+        timeout=_timeout(settings, settings.read_timeout_s),
         limits=httpx.Limits(
             max_connections=max_connections,
-            max_keepalive_connections=min(max_connections, 20),
+            max_keepalive_connections=min(keepalive, max_connections),
         ),
         headers={"User-Agent": f"orchd/{__version__}"},
         follow_redirects=False,
         transport=transport,
+        verify=verify,
     )
+
+
+STREAM_SHARD_SIZE = 64  # connections per stream client: httpcore's bookkeeping stays small
+
+
+def build_stream_clients(
+    settings: CursorSettings,
+    *,
+    max_streams: int,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> StreamClients:
+    """The clients SSE streams run on, apart from the request pool (see `StreamClients`):
+    shards share one TLS context; an injected `transport` (tests) serves every stream."""
+    verify: ssl.SSLContext | bool = True
+    if transport is None:
+        verify = httpx.create_ssl_context()
+
+    def shard(max_connections: int) -> httpx.AsyncClient:
+        client = build_http_client(
+            settings,
+            transport=transport,
+            max_connections=max_connections,
+            max_keepalive=max_connections // 4,  # a finished stream's connection serves the next
+            verify=verify,
+        )
+        client.timeout = _timeout(settings, settings.stream_read_timeout_s)
+        return client
+
+    size = STREAM_SHARD_SIZE if transport is None else max(1, max_streams)
+    return StreamClients(shard, max_streams=max_streams, shard_size=size)
