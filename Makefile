@@ -34,6 +34,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.bench_engine
 	$(BIN)/python -m tests.bench.bench_makespan
+	$(BIN)/python -m tests.bench.bench_scale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache .coverage
