@@ -356,14 +356,14 @@ def main() -> None:
         f"open files {soft}/{hard}; starts over {args.spread_s:g}s, runs {args.run_s:g}s "
         f"(±1/3), polling every {args.poll_s:g}s; median [min–max] of the repetitions"
     )
-    header = f"{'N':>5} {'mode':<5} " + " ".join(f"{c[0]:>14}" for c in _COLUMNS.values())
+    header = f"{'N':>5} {'mode':<5} " + " ".join(f"{c[0]:>17}" for c in _COLUMNS.values())
     print(header)
     for n in (int(x) for x in args.agents.split(",")):
         for mode in args.modes.split(","):
             reps = args.repeat_large if n >= 2000 else args.repeat
             results = [_child(args, n, mode) for _ in range(reps)]
             cells = [
-                f"{_spread([r[k] for r in results], fmt):>14}" for k, (_, fmt) in _COLUMNS.items()
+                f"{_spread([r[k] for r in results], fmt):>17}" for k, (_, fmt) in _COLUMNS.items()
             ]
             print(f"{n:>5} {mode:<5} " + " ".join(cells), flush=True)
 
