@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.bench_engine
 	$(BIN)/python -m tests.bench.bench_makespan
 	$(BIN)/python -m tests.bench.bench_startup
+	$(BIN)/python -m tests.bench.bench_scale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache .coverage

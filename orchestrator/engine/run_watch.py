@@ -177,7 +177,9 @@ class RunWatcher:
         """Sleep to the next poll (or stream retry, if sooner); poll if due; True on a change."""
         now = anyio.current_time()
         if self._next_poll_at == math.inf:
-            self._next_poll_at = now + self.poll_interval_s
+            # a random phase, then every interval: runs launched together (thousands, at a
+            # release's start) do not poll in lockstep, in bursts orchd and the API must absorb
+            self._next_poll_at = now + self.poll_interval_s * (0.5 + 0.5 * self._rand())
         wake = min(self._next_poll_at, self._retry_at if self.use_stream else math.inf)
         if wake > now:
             await anyio.sleep(wake - now)
