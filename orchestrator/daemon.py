@@ -402,7 +402,10 @@ async def run_release(
                 max_keepalive=sizes.keep_alive,
             ) as http,
             build_stream_clients(
-                run_env.cursor, max_streams=sizes.streams, transport=transport
+                run_env.cursor,
+                max_streams=sizes.streams,
+                transport=transport,
+                on_client=metrics.instrument if metrics is not None else None,
             ) as streams,
             anyio.create_task_group() as group,
         ):

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from orchestrator.adapters.cursor.client import CursorClient
 from orchestrator.adapters.cursor.models import CreateAgentRequest, Prompt, RepoConfig, Run
 from orchestrator.adapters.cursor.settings import CursorSettings
+from orchestrator.adapters.daemon_metrics import DaemonMetrics
 from orchestrator.daemon import RunEnv, Stop, run_release
 from orchestrator.engine.asking import Notify
 from orchestrator.engine.configure import DecisionModes
@@ -80,6 +81,7 @@ async def run_on_fake(
     notifier: Notify | None = None,
     modes: DecisionModes | None = None,
     wrap_transport: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+    metrics: DaemonMetrics | None = None,
 ) -> Ran:
     """`wrap_transport` puts a layer between orchd and the fake (a client-side fault)."""
     loop = asyncio.get_running_loop()
@@ -125,6 +127,7 @@ async def run_on_fake(
             decider=decider,
             extra_notifier=notifier,
             modes=modes,
+            metrics=metrics,
         )
     finally:
         fake.close()  # the fake agents' scratch clones

@@ -4,7 +4,7 @@ for requests, and the shards streams run on."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -119,9 +119,11 @@ def build_stream_clients(
     *,
     max_streams: int,
     transport: httpx.AsyncBaseTransport | None = None,
+    on_client: Callable[[httpx.AsyncClient], None] | None = None,
 ) -> StreamClients:
     """The clients SSE streams run on, apart from the request pool (see `StreamClients`):
-    shards share one TLS context; an injected `transport` (tests) serves every stream."""
+    shards share one TLS context; an injected `transport` (tests) serves every stream.
+    `on_client` sees each shard's client as it is made (the daemon's metrics count its streams)."""
     verify: ssl.SSLContext | bool = True
     if transport is None:
         verify = httpx.create_ssl_context()
@@ -135,6 +137,8 @@ def build_stream_clients(
             verify=verify,
         )
         client.timeout = _timeout(settings, settings.stream_read_timeout_s)
+        if on_client is not None:
+            on_client(client)
         return client
 
     size = STREAM_SHARD_SIZE if transport is None else max(1, max_streams)
