@@ -72,7 +72,8 @@ class FuOutcomes:
     def __init__(self, plan: ReleasePlan, existing: StatusFile | None) -> None:
         self.plan = plan
         self.existing = existing
-        self.scheduled = candidates(plan, plan_durations_h(plan))
+        self.estimates_h = plan_durations_h(plan)
+        self.scheduled = candidates(plan, self.estimates_h)
         self.states = {unit.id: FuState() for unit in plan.feature_units}
 
     def __getitem__(self, fu_id: str) -> FuState:

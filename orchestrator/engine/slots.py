@@ -12,8 +12,9 @@ running (the account's real capacity) and the refused FU waits for a slot to fre
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import anyio
 
@@ -30,6 +31,7 @@ class SlotPool:
         self.peak_running = 0
         self.peak_high_risk = 0
         self._freed = anyio.Event()
+        self._tails: Mapping[str, float] = {}
 
     @property
     def running(self) -> tuple[str, ...]:
@@ -75,9 +77,19 @@ class SlotPool:
         with anyio.move_on_after(timeout_s):
             await freed.wait()
 
+    def rerank(self, tails_h: Mapping[str, float]) -> None:
+        """Rank waiters by these remaining critical paths from now on (learned durations)
+        instead of the ones their candidates were made with."""
+        self._tails = tails_h
+
+    def ranked(self, cand: Candidate) -> Candidate:
+        """The candidate as the pool ranks it now."""
+        tail = self._tails.get(cand.fu_id)
+        return cand if tail is None else replace(cand, tail_h=tail)
+
     def _dispatch(self) -> None:
         grants = choose_grants(
-            (cand for cand, _ in self._waiting.values()),
+            (self.ranked(cand) for cand, _ in self._waiting.values()),
             tuple(self._running.values()),
             max_parallel=self.max_parallel,
             max_high_risk=self.max_high_risk,

@@ -32,6 +32,7 @@ from orchestrator.engine.alerting import AlertWatch
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.asking import Asker, Notify
 from orchestrator.engine.deciders import Answer, Decider, PolicyDecider
+from orchestrator.engine.duration_learning import DurationLearner
 from orchestrator.engine.earlier_run import EarlierRun, failure_message, reconcile
 from orchestrator.engine.fu_outcomes import FuOutcomes
 from orchestrator.engine.fu_task import FuDriver
@@ -109,6 +110,9 @@ class Supervisor:
         self._fus = FuOutcomes(plan, self.existing)
         self._earlier = EarlierRun(self.existing)
         self._cands = self._fus.scheduled
+        self._learner = DurationLearner(
+            plan, self._fus.estimates_h, self.slots, self.existing, settings.now()
+        )
         self._index = {batch.batch_id: i for i, batch in enumerate(plan.batches)}
         self._batch_done = {b.batch_id: anyio.Event() for b in plan.batches}
         self._checkpointed = {c.after_batch for c in plan.checkpoints}
@@ -259,6 +263,7 @@ class Supervisor:
             raise RuntimeError("supervisor is not running")
         self._send.send_nowait(event)
         self._sent += 1
+        self._learner.observe(event)
         if self._on_event is not None:
             self._on_event(event)
 
