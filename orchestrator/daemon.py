@@ -46,12 +46,14 @@ from orchestrator.adapters.decisions import decision_path
 from orchestrator.adapters.git import GitCache, GitError
 from orchestrator.adapters.notify import Notifier
 from orchestrator.adapters.prompt_template import load_prompt_template
-from orchestrator.adapters.release_loader import MANIFEST, load_release, load_status_file
+from orchestrator.adapters.release_loader import load_release
 from orchestrator.adapters.release_lock import pid_path as pid_path
 from orchestrator.adapters.release_lock import running_orchd as running_orchd
 from orchestrator.adapters.release_lock import status_path_for as status_path_for
+from orchestrator.adapters.release_paths import MANIFEST
 from orchestrator.adapters.sd_notify import ServiceNotifier
 from orchestrator.adapters.state_dir import release_runtime_dir, resolve_state_dir
+from orchestrator.adapters.status_read import load_status_file
 from orchestrator.adapters.terminal_prompt import ask_terminal
 from orchestrator.core.backoff import BackoffPolicy
 from orchestrator.core.service_status import service_status

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from orchestrator import daemon
 from orchestrator.adapters.cursor.settings import CursorSettings
-from orchestrator.adapters.release_loader import load_status_file
+from orchestrator.adapters.status_read import load_status_file
 from orchestrator.cli import app
 from orchestrator.daemon import (
     check_api_key,

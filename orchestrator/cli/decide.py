@@ -117,8 +117,8 @@ def decide(
         submit_decision,
         wait_consumed,
     )
-    from orchestrator.adapters.release_loader import load_status_file
     from orchestrator.adapters.state_dir import release_runtime_dir, resolve_state_dir
+    from orchestrator.adapters.status_read import load_status_file
     from orchestrator.models.batch_id import parse_batch_id
 
     batch_id: Decimal | None = None

@@ -55,8 +55,9 @@ def locate_release(
 ) -> tuple[Path, ReleasePlan | None]:
     """The status file (as `locate_status_file`) and the plan, None when it does not load (a
     worker's branch holds only the status file): one load of the release for both."""
-    from orchestrator.adapters.release_loader import load_release, resolve_release_dir
+    from orchestrator.adapters.release_loader import load_release
     from orchestrator.adapters.release_lock import status_path_for
+    from orchestrator.adapters.release_paths import resolve_release_dir
 
     try:
         plan = load_release(release_id, repo_root=repo_root, release_dir=release_dir)
@@ -71,7 +72,7 @@ def locate_release(
 def release_dir_copy(release_id: str, repo_root: Path, release_dir: Path | None) -> Path | None:
     """An existing status file in the release dir, even one with no manifest beside it (a
     worker's branch commits only the status file)."""
-    from orchestrator.adapters.release_loader import RELEASE_ID_RE
+    from orchestrator.adapters.release_paths import RELEASE_ID_RE
 
     if release_dir is not None:
         candidates = [release_dir]

@@ -91,8 +91,8 @@ def status(
     ] = False,
 ) -> None:
     """Show a release: progress, ETA, the open question, each FU and batch (or one FU)."""
-    from orchestrator.adapters.release_loader import load_status_file
     from orchestrator.adapters.release_lock import running_orchd
+    from orchestrator.adapters.status_read import load_status_file
     from orchestrator.cli.release_state import plan_facts, release_state
 
     path, loaded = find_status_file(release_id, repo_root, release_dir)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def _load(path: Path) -> StatusFile:
-    from orchestrator.adapters.release_loader import load_status_file
+    from orchestrator.adapters.status_read import load_status_file
 
     return load_status_file(path)[0]
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator.adapters.release_loader import load_release, load_status_file
+from orchestrator.adapters.release_loader import load_release
+from orchestrator.adapters.status_read import load_status_file
 from orchestrator.cli import app
 from orchestrator.errors import ValidationFailed
 from orchestrator.models.release import StrategyType

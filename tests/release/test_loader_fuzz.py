@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.adapters.release_loader import load_release, load_status_file
+from orchestrator.adapters.release_loader import load_release
+from orchestrator.adapters.status_read import load_status_file
 from orchestrator.core.integration_md import parse_integration_md
 from orchestrator.core.schedule_md import parse_schedule_md
 from orchestrator.core.status_normalise import normalise_status

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.release_loader import load_release, resolve_release_dir
+from orchestrator.adapters.release_loader import load_release
+from orchestrator.adapters.release_paths import resolve_release_dir
 from orchestrator.errors import InputError, LocatedError, ValidationFailed
 
 HEADER = """release:

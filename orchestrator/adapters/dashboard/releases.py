@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from orchestrator.adapters.manifest_yaml import parse_manifest
-from orchestrator.adapters.release_loader import RELEASE_ID_RE, load_status_file
+from orchestrator.adapters.release_paths import RELEASE_ID_RE
+from orchestrator.adapters.status_read import load_status_file
 from orchestrator.core.release_view import Place, release_view, unread_view
 from orchestrator.errors import OrchdError
 from orchestrator.models.dashboard import ReleaseView
