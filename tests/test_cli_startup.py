@@ -56,9 +56,9 @@ feature_units:
 """
 
 
-def _orchd(*argv: str) -> dict[str, Any]:
+def _orchd(*argv: str, heavy: tuple[str, ...] = HEAVY) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", RUN, json.dumps(HEAVY), *argv],
+        [sys.executable, "-c", RUN, json.dumps(heavy), *argv],
         capture_output=True,
         text=True,
         timeout=60,
@@ -113,3 +113,63 @@ def test_validate_and_status_read_a_release_without_loading_the_daemon_or_struct
     assert shown["code"] == 0, shown["err"]  # 0: the release completed
     assert "FU-1" in shown["out"]
     assert shown["loaded"] == []
+
+
+PARSER = ("orchestrator.adapters.release_loader", "orchestrator.models.release", "ruamel")
+
+MOVED = """\
+release:
+  id: v9.1.0
+execution_strategy:
+  type: multi_agent
+  agent_spawning:
+    status_file: "state/v9.1.0.json"  # neotoma's manifests name theirs
+feature_units:
+  - id: FU-1
+  - id: FU-2
+    dependencies: [FU-1]
+"""
+
+
+def _running_file(**orchestrator: Any) -> str:
+    fus = [
+        {"fu_id": "FU-1", "status": "completed", "run_time_s": 1800.0, "estimate_h": 1.0},
+        {"fu_id": "FU-2", "status": "pending", "estimate_h": 4.0},
+    ]
+    return json.dumps(
+        {
+            "release_id": "v9.1.0",
+            "orchestrator": {"agent_id": "orchd_1", "status": "running", **orchestrator},
+            "batches": [{"batch_id": 0, "status": "running", "feature_units": fus}],
+        }
+    )
+
+
+def test_status_reads_the_file_orchd_wrote_without_parsing_the_manifest(tmp_path: Path) -> None:
+    folder = tmp_path / "docs" / "releases" / "in_progress" / "v9.1.0"
+    folder.mkdir(parents=True)
+    (folder / "manifest.yaml").write_text(MOVED)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "v9.1.0.json").write_text(_running_file(max_parallel_fus=2))
+
+    shown = _orchd("status", "v9.1.0", "--repo-root", str(tmp_path), heavy=PARSER)
+
+    assert shown["code"] == 12, shown["err"]  # running, but no orchd: the file was found
+    # the ETA from the estimates the file records: 4 h of estimates at the pace of FU-1
+    assert "4h of estimates left" in shown["out"].replace("\n", " ")
+    assert shown["loaded"] == []
+
+
+def test_status_loads_the_release_for_a_file_that_does_not_record_the_plan(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "docs" / "releases" / "in_progress" / "v9.1.0"
+    folder.mkdir(parents=True)
+    (folder / "manifest.yaml").write_text(MOVED)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "v9.1.0.json").write_text(_running_file())  # an older orchd's
+
+    shown = _orchd("status", "v9.1.0", "--repo-root", str(tmp_path), heavy=PARSER)
+
+    assert shown["code"] == 12, shown["err"]
+    assert "orchestrator.adapters.release_loader" in shown["loaded"]

@@ -151,6 +151,32 @@ def release_repository(repo_root: Path, release_dir: Path | None) -> Path | None
     return None
 
 
+_STATUS_FILE_LINE = re.compile(
+    r"^[ \t]+status_file[ \t]*:[ \t]*(?:\"([^\"\\\\]*)\"|'([^']*)'|([^\s#'\"&*!|>{}\[\],][^\s#]*))"
+    r"[ \t]*(?:#.*)?$"
+)
+
+
+def plain_status_file(manifest_text: str) -> str | None:
+    """The manifest's `status_file` as its text says it, without parsing the YAML: "" when
+    no line names it, the value when exactly one indented line is a plain `status_file: x`
+    (quoted or not), None when anything is unusual (the loader must decide)."""
+    lines = [
+        line
+        for line in manifest_text.splitlines()
+        if "status_file" in line and not line.lstrip().startswith("#")
+    ]
+    if not lines:
+        return ""
+    if len(lines) > 1:
+        return None
+    match = _STATUS_FILE_LINE.match(lines[0])
+    if match is None:
+        return None
+    value = next(group for group in match.groups() if group is not None)
+    return value or None
+
+
 def read_text(path: Path) -> str:
     """A release file as UTF-8 text; unreadable or not UTF-8 is one located line."""
     try:

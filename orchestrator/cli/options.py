@@ -69,6 +69,36 @@ def locate_release(
     return status_path_for(plan, repo_root), plan
 
 
+def recorded_status_path(release_id: str, repo_root: Path, release_dir: Path | None) -> Path | None:
+    """The status file, found without loading the release: the manifest's `status_file` read
+    from its text when it is one plain line, else the release folder's file. None when that
+    is not sure (an unusual manifest) or there is no file: load the release to know. What only
+    reads the file (`orchd status`) skips the manifest parser and the plan models this way."""
+    from orchestrator.adapters.release_paths import (
+        MANIFEST,
+        locate_release_dir,
+        plain_status_file,
+        release_repository,
+    )
+
+    try:
+        folder, _note = locate_release_dir(release_id, repo_root, release_dir)
+        text = (folder / MANIFEST).read_text(encoding="utf-8")
+    except (InputError, OSError, UnicodeDecodeError):
+        return None
+    found = plain_status_file(text)
+    if found is None:
+        return None
+    path = folder / STATUS_FILE_NAME
+    if found:
+        root = release_repository(repo_root, release_dir)
+        relative = Path(found)
+        if root is None or relative.is_absolute() or ".." in relative.parts:
+            return None
+        path = root / relative
+    return path if path.is_file() else None
+
+
 def release_dir_copy(release_id: str, repo_root: Path, release_dir: Path | None) -> Path | None:
     """An existing status file in the release dir, even one with no manifest beside it (a
     worker's branch commits only the status file)."""

@@ -12,12 +12,15 @@ import os
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.adapters.release_lock import pid_path
 from orchestrator.core.release_timing import FINAL_RELEASE
 from orchestrator.errors import ExitCode
-from orchestrator.models.release import ReleasePlan
 from orchestrator.models.status import ReleaseStatus, StatusFile
+
+if TYPE_CHECKING:
+    from orchestrator.models.release import ReleasePlan
 
 
 class ReleaseState(IntEnum):
@@ -75,6 +78,21 @@ class PlanFacts:
 
     parallel: int | None = None
     estimates_h: dict[str, float] = field(default_factory=dict)
+
+
+def recorded_facts(snapshot: StatusFile) -> PlanFacts | None:
+    """The facts orchd recorded in the status file when it started the release (None for a
+    file from before it did, or not written by orchd): a reader need not load the plan."""
+    parallel = snapshot.orchestrator.max_parallel_fus
+    if parallel is None:
+        return None
+    estimates = {
+        fu.fu_id: fu.estimate_h
+        for batch in snapshot.batches
+        for fu in batch.feature_units
+        if fu.estimate_h
+    }
+    return PlanFacts(parallel, estimates)
 
 
 def plan_facts(plan: ReleasePlan | None) -> PlanFacts:

@@ -15,6 +15,7 @@ from orchestrator.cli.options import (
     fail,
     find_again_options,
     locate_release,
+    recorded_status_path,
     release_dir_copy,
 )
 from orchestrator.errors import OrchdError
@@ -58,6 +59,25 @@ def find_status_file(
     return found, plan
 
 
+def _read(path: Path, *, as_json: bool) -> tuple[bytes, StatusFile, list[str]]:
+    """The file's bytes (with `--json`, read under the writer's lock), its snapshot and what
+    was odd in it; a file that is not JSON exits with one line (after its bytes, with --json)."""
+    from orchestrator.adapters.status_read import load_status_file
+
+    raw = b""
+    if as_json:
+        from orchestrator.adapters.status_store import read_bytes_locked
+
+        raw = read_bytes_locked(path)
+    try:
+        snapshot, notes = load_status_file(path)
+    except OrchdError as exc:
+        if as_json:
+            typer.echo(raw.decode(errors="replace"), nl=False)
+        raise fail(exc) from None
+    return raw, snapshot, notes
+
+
 def _fu_id(snapshot: StatusFile, query: str) -> str:
     from orchestrator.adapters.report_detail import find_fus
     from orchestrator.cli.release_state import ReleaseState
@@ -92,21 +112,20 @@ def status(
 ) -> None:
     """Show a release: progress, ETA, the open question, each FU and batch (or one FU)."""
     from orchestrator.adapters.release_lock import running_orchd
-    from orchestrator.adapters.status_read import load_status_file
-    from orchestrator.cli.release_state import plan_facts, release_state
+    from orchestrator.cli.release_state import plan_facts, recorded_facts, release_state
 
-    path, loaded = find_status_file(release_id, repo_root, release_dir)
-    raw = b""
-    if as_json:  # the bytes as they are, read under the writer's lock
-        from orchestrator.adapters.status_store import read_bytes_locked
-
-        raw = read_bytes_locked(path)
-    try:
-        snapshot, notes = load_status_file(path)
-    except OrchdError as exc:
-        if as_json:
-            typer.echo(raw.decode(errors="replace"), nl=False)
-        raise fail(exc) from None
+    # the release is loaded (the manifest parsed) only when the file cannot be found without
+    # it, is another release's, or lacks the plan's facts the report needs
+    quick = recorded_status_path(release_id, repo_root, release_dir)
+    if quick is not None:
+        path, loaded = quick, None
+    else:
+        path, loaded = find_status_file(release_id, repo_root, release_dir)
+    raw, snapshot, notes = _read(path, as_json=as_json)
+    if quick is not None and snapshot.release_id != release_id:
+        quick = None
+        path, loaded = find_status_file(release_id, repo_root, release_dir)
+        raw, snapshot, notes = _read(path, as_json=as_json)
     pid = running_orchd(path, state_dir)
     state = release_state(snapshot, orchd_running=pid is not None)
     if as_json:
@@ -120,7 +139,11 @@ def status(
 
         Console(highlight=False).print(fu_detail(snapshot, _fu_id(snapshot, fu), utcnow()))
         raise typer.Exit(int(state))
-    plan = plan_facts(loaded)
+    plan = recorded_facts(snapshot)
+    if plan is None:  # a file from before orchd recorded the plan's facts in it
+        if quick is not None:
+            _path, loaded = find_status_file(release_id, repo_root, release_dir)
+        plan = plan_facts(loaded)
     print_report(
         snapshot,
         pid=pid,

@@ -18,10 +18,12 @@ import re
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.core.markdown_tables import tables
-from orchestrator.models.release import ReleasePlan
+
+if TYPE_CHECKING:  # `orchd status` reads estimates without the plan's models
+    from orchestrator.models.release import ReleasePlan
 
 HOURS_PER_DAY = 8.0
 _UNITS = {

@@ -257,14 +257,20 @@ def _start(snapshot: StatusFile, event: ReleaseStarted) -> StatusFile:
             prior = known.get(unit.fu_id)
             if prior is None:
                 entries.append(
-                    FuEntry(fu_id=unit.fu_id, priority=unit.priority, risk_level=unit.risk_level)
-                )
-            else:
-                entries.append(
-                    prior.model_copy(
-                        update={"priority": unit.priority, "risk_level": unit.risk_level}
+                    FuEntry(
+                        fu_id=unit.fu_id,
+                        priority=unit.priority,
+                        risk_level=unit.risk_level,
+                        estimate_h=unit.estimate_h,
                     )
                 )
+            else:
+                planned = {
+                    "priority": unit.priority,
+                    "risk_level": unit.risk_level,
+                    "estimate_h": unit.estimate_h,
+                }
+                entries.append(prior.model_copy(update=planned))
         if old is None:
             batches.append(BatchEntry(batch_id=batch_id, feature_units=entries))
         else:
@@ -282,6 +288,7 @@ def _start(snapshot: StatusFile, event: ReleaseStarted) -> StatusFile:
             "first_started_at": before.first_started_at or before.started_at or event.at,
             # a completed release keeps its end unless this run does work (release_ended_at)
             "ended_at": (before.ended_at or before.completed_at) if was_completed else None,
+            "max_parallel_fus": event.max_parallel_fus,
         }
     )
     update: dict[str, Any] = {"orchestrator": orch, "batches": batches}

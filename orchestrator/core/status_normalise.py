@@ -129,6 +129,25 @@ def _number(value: Any, where: str, notes: _Notes) -> float | None:
     return float(value)
 
 
+def _positive(value: Any, where: str, notes: _Notes) -> float | None:
+    """A number above 0, else None (said when it was something else)."""
+    number = _number(value, where, notes)
+    if number is not None and number <= 0:
+        notes.add(where, f"{number} is not above 0; dropped")
+        return None
+    return number
+
+
+def _count(value: Any, where: str, notes: _Notes) -> int | None:
+    """A whole number above 0, else None (said when it was something else)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        notes.add(where, f"{_short(value)} is not a count above 0; dropped")
+        return None
+    return value
+
+
 def _extras(raw: dict[str, Any], known: set[str]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if isinstance(k, str) and k not in known}
 
@@ -204,6 +223,7 @@ def _fu(raw: Any, where: str, notes: _Notes) -> FuEntry | None:
         last_update=_timestamp(raw.get("last_update"), f"{where}.last_update", notes),
         completed_at=_timestamp(raw.get("completed_at"), f"{where}.completed_at", notes),
         duration_s=_number(raw.get("duration_s"), f"{where}.duration_s", notes),
+        estimate_h=_positive(raw.get("estimate_h"), f"{where}.estimate_h", notes),
     )
     for name in ("run_id", "priority", "risk_level", "branch", "pr_url", "error", "summary"):
         data[name] = _text(raw.get(name), f"{where}.{name}", notes)
@@ -302,6 +322,7 @@ def _orchestrator(raw: Any, notes: _Notes) -> OrchestratorEntry:
             raw.get("first_started_at"), f"{where}.first_started_at", notes
         ),
         ended_at=_timestamp(raw.get("ended_at"), f"{where}.ended_at", notes),
+        max_parallel_fus=_count(raw.get("max_parallel_fus"), f"{where}.max_parallel_fus", notes),
     )
     return _build(OrchestratorEntry, data, where, notes)
 

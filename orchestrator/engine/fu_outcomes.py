@@ -93,6 +93,7 @@ class FuOutcomes:
                         fu_id=fu_id,
                         priority=self.plan.fu(fu_id).priority.value,
                         risk_level=self.plan.fu(fu_id).risk_level.value,
+                        estimate_h=self.plan.fu(fu_id).estimate_hours,
                     )
                     for fu_id in batch.feature_units
                     if fu_id in self.states
@@ -101,7 +102,12 @@ class FuOutcomes:
             for batch in self.plan.batches
         )
         return ReleaseStarted(
-            at=at, orchestrator_id=orchestrator_id, pid=pid, batches=batches, run_nonce=run_nonce
+            at=at,
+            orchestrator_id=orchestrator_id,
+            pid=pid,
+            batches=batches,
+            run_nonce=run_nonce,
+            max_parallel_fus=self.plan.limits.effective_parallel,
         )
 
     async def wait_for(self, prereqs: tuple[str, ...], same_batch: set[str]) -> list[str]:

@@ -18,6 +18,7 @@ class FuPlanEntry:
     fu_id: str
     priority: str
     risk_level: str
+    estimate_h: float | None = None  # the schedule's estimate, if it gives one
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class ReleaseStarted:
     pid: int
     batches: tuple[tuple[Decimal, tuple[FuPlanEntry, ...]], ...]
     run_nonce: str | None = None
+    max_parallel_fus: int | None = None
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ class FuEntry(BaseModel):
     attempts: int = 0
     priority: str | None = None
     risk_level: str | None = None
+    estimate_h: float | None = None  # the schedule's estimate (readers' ETA without the plan)
     branch: str | None = None
     pr_url: str | None = None
     completed_at: datetime | None = None
@@ -157,6 +158,7 @@ class OrchestratorEntry(BaseModel):
     # calendar time runs from the first start to the end, across restarts
     first_started_at: datetime | None = None  # started_at is this process's start
     ended_at: datetime | None = None  # when work last brought it to a final state
+    max_parallel_fus: int | None = None  # the plan's limit, for readers' ETA without the plan
 
 
 class ErrorEntry(BaseModel):

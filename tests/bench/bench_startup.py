@@ -63,6 +63,7 @@ def _write_half_done_status(release_id: str, root: Path) -> None:
                 units.append(
                     FuEntry(
                         fu_id=fu_id,
+                        estimate_h=plan.fu(fu_id).estimate_hours,
                         status="completed",
                         progress=1.0,
                         worker_agent_id=f"bc-{i:08x}",
@@ -81,6 +82,7 @@ def _write_half_done_status(release_id: str, root: Path) -> None:
                 units.append(
                     FuEntry(
                         fu_id=fu_id,
+                        estimate_h=plan.fu(fu_id).estimate_hours,
                         status="running",
                         progress=0.5,
                         worker_agent_id=f"bc-{i + 1:08x}",
@@ -92,7 +94,7 @@ def _write_half_done_status(release_id: str, root: Path) -> None:
                     )
                 )
             else:
-                units.append(FuEntry(fu_id=fu_id))
+                units.append(FuEntry(fu_id=fu_id, estimate_h=plan.fu(fu_id).estimate_hours))
         batches.append(
             BatchEntry(
                 batch_id=batch.batch_id,
@@ -110,6 +112,7 @@ def _write_half_done_status(release_id: str, root: Path) -> None:
             started_at=start,
             first_started_at=start,
             current_batch=plan.batches[1].batch_id,
+            max_parallel_fus=plan.limits.effective_parallel,  # what orchd records at start
         ),
         batches=batches,
         completed_fus=[fu.fu_id for fu in batches[0].feature_units],

@@ -128,3 +128,25 @@ def test_restart_keeps_what_an_earlier_run_recorded() -> None:
     )
     assert again.fu_entry("FU-000").status == "completed"  # type: ignore[union-attr]
     assert again.orchestrator.agent_id == "orchd_2"
+
+
+def test_each_start_records_the_plans_limit_and_estimates_for_readers() -> None:
+    snap = initial_status("v0.1.0", "orchd_1")
+    plan = (
+        (Decimal(0), (FuPlanEntry("FU-000", "P0", "low", 4.0), FuPlanEntry("FU-001", "P1", "low"))),
+    )
+    snap = apply(
+        snap, ReleaseStarted(at=T0, orchestrator_id="o", pid=1, batches=plan, max_parallel_fus=3)
+    )
+    data = snap.model_dump(mode="json")
+    assert data["orchestrator"]["max_parallel_fus"] == 3
+    assert [fu["estimate_h"] for fu in data["batches"][0]["feature_units"]] == [4.0, None]
+    # a restart with an edited plan records the new facts
+    plan = (
+        (Decimal(0), (FuPlanEntry("FU-000", "P0", "low", 2.0), FuPlanEntry("FU-001", "P1", "low"))),
+    )
+    snap = apply(
+        snap, ReleaseStarted(at=T0, orchestrator_id="o", pid=2, batches=plan, max_parallel_fus=5)
+    )
+    assert snap.orchestrator.max_parallel_fus == 5
+    assert snap.batches[0].feature_units[0].estimate_h == 2.0

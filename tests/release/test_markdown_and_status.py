@@ -115,3 +115,25 @@ def test_worker_written_status_is_normalised_with_notes() -> None:
         "objects, not FU ids",
     ):
         assert oddity in joined  # fmt: skip
+
+
+def test_hand_edited_plan_facts_that_make_no_sense_are_dropped_with_a_note() -> None:
+    raw = {
+        "release_id": "v0.2.0",
+        "orchestrator": {"agent_id": "orchd_1", "status": "running", "max_parallel_fus": 0},
+        "batches": [
+            {"batch_id": 0, "feature_units": [
+                {"fu_id": "FU-110", "estimate_h": -2},
+                {"fu_id": "FU-111", "estimate_h": "3h"},
+                {"fu_id": "FU-112", "estimate_h": 2.5},
+            ]},
+        ],
+    }  # fmt: skip
+    status, notes = normalise_status(raw)
+    assert status.orchestrator.max_parallel_fus is None
+    estimates = [fu.estimate_h for fu in status.batches[0].feature_units]
+    assert estimates == [None, None, 2.5]
+    joined = "\n".join(notes)
+    assert "max_parallel_fus: 0 is not a count above 0" in joined
+    assert "FU-110].estimate_h: -2.0 is not above 0" in joined
+    assert "FU-111].estimate_h: expected a number" in joined

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.adapters.release_loader import load_release
+from orchestrator.adapters.release_paths import plain_status_file
 from orchestrator.cli import app
 from orchestrator.daemon import status_path_for
 from orchestrator.errors import ValidationFailed
@@ -219,3 +220,24 @@ def test_errors_are_listed_in_file_order(tmp_path: Path) -> None:
         (5, "execution_strategy.gate_timeout_s"),
         (8, FIELD),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ('a:\n  b:\n    status_file: "docs/x.json"  # theirs\n', "docs/x.json"),
+        ("a:\n  status_file: 'a b.json'\n", "a b.json"),
+        ("a:\n  status_file: docs/x.json\n", "docs/x.json"),
+        ("a:\n  # status_file: old.json\n  status_file: new.json\n", "new.json"),
+        ("a: 1\n", ""),  # no status_file: the release folder's file
+        ("a:\n  status_file: {path: x.json}\n", None),  # unusual: the loader decides
+        ("a:\n  status_file: *anchor\n", None),
+        ('a:\n  status_file: "a\\"b.json"\n', None),
+        ("a:\n  status_file: x.json\nb:\n  status_file: y.json\n", None),
+        ("status_file: top.json\n", None),  # not under execution_strategy
+    ],
+)
+def test_a_reader_finds_the_status_file_in_the_manifest_text_only_when_it_is_sure(
+    text: str, found: str | None
+) -> None:
+    assert plain_status_file(text) == found
