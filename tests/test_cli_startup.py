@@ -145,12 +145,16 @@ def _running_file(**orchestrator: Any) -> str:
     )
 
 
-def test_status_reads_the_file_orchd_wrote_without_parsing_the_manifest(tmp_path: Path) -> None:
-    folder = tmp_path / "docs" / "releases" / "in_progress" / "v9.1.0"
+def _moved_release(root: Path, status: str) -> None:
+    folder = root / "docs" / "releases" / "in_progress" / "v9.1.0"
     folder.mkdir(parents=True)
     (folder / "manifest.yaml").write_text(MOVED)
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "v9.1.0.json").write_text(_running_file(max_parallel_fus=2))
+    (root / "state").mkdir()
+    (root / "state" / "v9.1.0.json").write_text(status)
+
+
+def test_status_reads_the_file_orchd_wrote_without_parsing_the_manifest(tmp_path: Path) -> None:
+    _moved_release(tmp_path, _running_file(max_parallel_fus=2))  # an older orchd's
 
     shown = _orchd("status", "v9.1.0", "--repo-root", str(tmp_path), heavy=PARSER)
 
@@ -163,11 +167,7 @@ def test_status_reads_the_file_orchd_wrote_without_parsing_the_manifest(tmp_path
 def test_status_loads_the_release_for_a_file_that_does_not_record_the_plan(
     tmp_path: Path,
 ) -> None:
-    folder = tmp_path / "docs" / "releases" / "in_progress" / "v9.1.0"
-    folder.mkdir(parents=True)
-    (folder / "manifest.yaml").write_text(MOVED)
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "v9.1.0.json").write_text(_running_file())  # an older orchd's
+    _moved_release(tmp_path, _running_file())  # an older orchd's
 
     shown = _orchd("status", "v9.1.0", "--repo-root", str(tmp_path), heavy=PARSER)
 
