@@ -40,7 +40,7 @@ class SlotPool:
     @asynccontextmanager
     async def slot(self, cand: Candidate) -> AsyncIterator[None]:
         granted = anyio.Event()
-        self._waiting[cand.fu_id] = (cand, granted)
+        self._waiting[cand.fu_id] = (self.ranked(cand), granted)
         try:
             if self.settle_s > 0 and len(self._running) < self.max_parallel:
                 await anyio.sleep(self.settle_s)  # let the others woken with it arrive
@@ -81,6 +81,8 @@ class SlotPool:
         """Rank waiters by these remaining critical paths from now on (learned durations)
         instead of the ones their candidates were made with."""
         self._tails = tails_h
+        for fu_id, (cand, granted) in self._waiting.items():
+            self._waiting[fu_id] = (self.ranked(cand), granted)
 
     def ranked(self, cand: Candidate) -> Candidate:
         """The candidate as the pool ranks it now."""
@@ -89,7 +91,7 @@ class SlotPool:
 
     def _dispatch(self) -> None:
         grants = choose_grants(
-            (self.ranked(cand) for cand, _ in self._waiting.values()),
+            (cand for cand, _ in self._waiting.values()),
             tuple(self._running.values()),
             max_parallel=self.max_parallel,
             max_high_risk=self.max_high_risk,
