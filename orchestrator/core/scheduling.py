@@ -8,10 +8,10 @@ every earlier batch is complete.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.models.release import ReleasePlan, RiskLevel
+from orchestrator.models.release import Batch, ReleasePlan, RiskLevel
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ def tails_h(plan: ReleasePlan, durations_h: Mapping[str, float]) -> dict[str, fl
 
     Linear: one pass in reverse topological order over FUs and one node per batch ("landed");
     FUs on a cycle (refused by validation) get their own hours."""
+    needs = all_prerequisites(plan)
     batch_of: dict[str, int] = {}
     members: dict[int, list[str]] = {}
     for index, batch in enumerate(plan.batches):
@@ -52,7 +53,7 @@ def tails_h(plan: ReleasePlan, durations_h: Mapping[str, float]) -> dict[str, fl
     after: dict[tuple[str, object], set[tuple[str, object]]] = {n: set() for n in nodes}
     for fu_id, index in batch_of.items():
         after[("f", fu_id)].add(("b", index))
-        for dep in prerequisites(plan, fu_id):
+        for dep in needs.get(fu_id, ()):
             if dep not in batch_of:
                 continue
             source = ("f", dep) if batch_of[dep] == index else ("b", batch_of[dep])
@@ -106,7 +107,25 @@ def prerequisites(plan: ReleasePlan, fu_id: str) -> tuple[str, ...]:
     """In-release FUs that must be complete before `fu_id` starts (own + batch dependencies)."""
     in_release = {unit.id for unit in plan.feature_units}
     batch = next((b for b in plan.batches if fu_id in b.feature_units), None)
-    wanted: list[str] = list(plan.fu(fu_id).dependencies)
+    return _needed(fu_id, plan.fu(fu_id).dependencies, batch, in_release)
+
+
+def all_prerequisites(plan: ReleasePlan) -> dict[str, tuple[str, ...]]:
+    """`prerequisites` of every scheduled FU in one linear pass (per FU it is O(plan))."""
+    in_release = {unit.id: unit for unit in plan.feature_units}
+    result: dict[str, tuple[str, ...]] = {}
+    for batch in plan.batches:
+        for fu_id in batch.feature_units:
+            if fu_id in in_release and fu_id not in result:
+                unit = in_release[fu_id]
+                result[fu_id] = _needed(fu_id, unit.dependencies, batch, in_release.keys())
+    return result
+
+
+def _needed(
+    fu_id: str, own: Iterable[str], batch: Batch | None, in_release: Collection[str]
+) -> tuple[str, ...]:
+    wanted: list[str] = list(own)
     if batch is not None:
         wanted.extend(batch.dependencies)
     seen: set[str] = set()

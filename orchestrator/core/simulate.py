@@ -17,7 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from orchestrator.core.scheduling import Candidate, candidates, choose_grants, prerequisites
+from orchestrator.core.scheduling import (
+    Candidate,
+    all_prerequisites,
+    candidates,
+    choose_grants,
+)
 from orchestrator.models.release import ReleasePlan, RiskLevel
 
 
@@ -66,7 +71,8 @@ def _index(plan: ReleasePlan) -> tuple[dict[str, int], dict[str, tuple[str, ...]
     for batch in plan.batches:
         for fu_id in batch.feature_units:
             batch_of.setdefault(fu_id, order[batch.batch_id])
-    prereqs = {f: prerequisites(plan, f) for f in batch_of}
+    needs = all_prerequisites(plan)
+    prereqs = {f: needs.get(f, ()) for f in batch_of}
     return batch_of, prereqs
 
 

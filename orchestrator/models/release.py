@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -208,16 +210,48 @@ class ReleasePlan(BaseModel):
     """Information, not problems (e.g. where the release dir was found); never errors."""
 
     def fu(self, fu_id: str) -> FeatureUnit:
-        for unit in self.feature_units:
-            if unit.id == fu_id:
-                return unit
-        raise KeyError(fu_id)
+        return _indexed(self.feature_units, _units_by_id)[fu_id]
 
     def batch_of(self, fu_id: str) -> Decimal | None:
-        for batch in self.batches:
-            if fu_id in batch.feature_units:
-                return batch.batch_id
-        return None
+        """The batch an FU is scheduled in (its first, if it is listed twice)."""
+        return _indexed(self.batches, _batch_ids_by_fu).get(fu_id)
 
     def tests_for(self, batch_id: Decimal) -> tuple[IntegrationTest, ...]:
         return tuple(t for t in self.integration_tests if batch_id in t.batches)
+
+
+# Lookups by id, O(1) per FU at 2,000 FUs, built on first use. Kept beside the (frozen) plan, not
+# in it, so plans still compare by their fields; keyed by the tuple's identity (and holding the
+# tuple, so the id is not reused while the entry lives), the most recent few.
+_T = TypeVar("_T")
+_INDEXES: OrderedDict[tuple[int, object], tuple[tuple[Any, ...], Any]] = OrderedDict()
+_MAX_INDEXES = 32
+
+
+def _indexed(items: tuple[Any, ...], build: Callable[[tuple[Any, ...]], _T]) -> _T:
+    key = (id(items), build)
+    found = _INDEXES.get(key)
+    if found is not None and found[0] is items:
+        _INDEXES.move_to_end(key)
+        index: _T = found[1]
+        return index
+    index = build(items)
+    _INDEXES[key] = (items, index)
+    while len(_INDEXES) > _MAX_INDEXES:
+        _INDEXES.popitem(last=False)
+    return index
+
+
+def _units_by_id(units: tuple[FeatureUnit, ...]) -> dict[str, FeatureUnit]:
+    found: dict[str, FeatureUnit] = {}
+    for unit in units:
+        found.setdefault(unit.id, unit)
+    return found
+
+
+def _batch_ids_by_fu(batches: tuple[Batch, ...]) -> dict[str, Decimal]:
+    found: dict[str, Decimal] = {}
+    for batch in batches:
+        for member in batch.feature_units:
+            found.setdefault(member, batch.batch_id)
+    return found
