@@ -16,15 +16,15 @@ from typer.testing import CliRunner
 
 from orchestrator import daemon
 from orchestrator.adapters.cursor.settings import CursorSettings
+from orchestrator.adapters.release_lock import pid_path, running_orchd
 from orchestrator.adapters.status_read import load_status_file
 from orchestrator.cli import app
 from orchestrator.daemon import (
     check_api_key,
     env_for_start,
-    pid_path,
     release_lock,
-    running_orchd,
 )
+from orchestrator.daemon import prepare as daemon_prepare
 from orchestrator.errors import ExitCode, InputError, StatusWriteFailed
 from orchestrator.models.status import StatusFile
 
@@ -176,7 +176,7 @@ def _spy_reads(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
         holders.append(running_orchd(path))
         return load_status_file(path)
 
-    monkeypatch.setattr(daemon, "load_status_file", spy)
+    monkeypatch.setattr(daemon_prepare, "load_status_file", spy)
     return holders
 
 

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from orchestrator.adapters.release_lock import pid_path
 from orchestrator.cli import app
-from orchestrator.daemon import pid_path
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "neotoma"
 # exit codes: the release's state (README "orchd status")

@@ -13,7 +13,7 @@ _CHILD = """
 import resource
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
-from orchestrator.daemon import raise_open_file_limit
+from orchestrator.daemon.sizing import raise_open_file_limit
 now = raise_open_file_limit()
 print(now, *resource.getrlimit(resource.RLIMIT_NOFILE))
 """

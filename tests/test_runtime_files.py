@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.adapters.release_lock import pid_path, running_orchd
 from orchestrator.adapters.state_dir import release_runtime_dir
-from orchestrator.daemon import pid_path, release_lock, running_orchd
+from orchestrator.daemon import release_lock
 
 
 def _status(root: Path, release: str = "v0.1.1") -> Path:

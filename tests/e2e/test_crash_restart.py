@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 
+from orchestrator.adapters.release_lock import pid_path
 from orchestrator.core.agent_ids import agent_id_for
-from orchestrator.daemon import pid_path
 from orchestrator.fakecursor.process import FakeCursorProcess
 from orchestrator.fakecursor.seed_repo import seed_repo
 from tests.e2e.crash_kit import (

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.daemon import pid_path
+from orchestrator.adapters.release_lock import pid_path
 
 pytestmark = [
     pytest.mark.slow,

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from orchestrator import daemon
+from orchestrator.daemon import run as daemon_run
 from orchestrator.fakecursor.app import FakeCursor
 from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
 from orchestrator.models.release import Limits
@@ -103,7 +103,7 @@ async def test_runs_beyond_the_streams_the_open_file_limit_allows_are_polled(
     time, the others poll, every FU completes on its first attempt (a streamed run shows
     activity every minute, within stale_after), and orchd says so once."""
     # 10 request connections (one a run), 2 for the webhook, 256 kept for git and files
-    monkeypatch.setattr(daemon, "raise_open_file_limit", lambda: 6 + 10 + 2 + 256)
+    monkeypatch.setattr(daemon_run, "raise_open_file_limit", lambda: 6 + 10 + 2 + 256)
     scenario = Scenario(defaults=FuBehaviour(creating_s=0, duration_s=10 * MIN, tool_calls=10))
     with capture_logs() as logs:
         ran, _ = await _release(10, scenario, tmp_path, stale_after_s=2 * MIN)

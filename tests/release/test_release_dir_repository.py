@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters.release_loader import load_release
-from orchestrator.daemon import _template_from_plan, prepare_start
+from orchestrator.daemon import prepare_start
+from orchestrator.daemon.prepare import _template_from_plan
 from orchestrator.engine.configure import Overrides
 from orchestrator.errors import InputError
 

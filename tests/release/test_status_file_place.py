@@ -15,9 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.adapters.release_loader import load_release
+from orchestrator.adapters.release_lock import status_path_for
 from orchestrator.adapters.release_paths import plain_status_file
 from orchestrator.cli import app
-from orchestrator.daemon import status_path_for
 from orchestrator.errors import ValidationFailed
 
 RELEASE = "v9.0.0"
