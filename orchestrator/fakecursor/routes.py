@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from orchestrator.fakecursor.account import FakeAccount
 from orchestrator.fakecursor.api_error import ApiError, validation_error
 from orchestrator.fakecursor.bodies import parse_create_agent, parse_create_run
 from orchestrator.fakecursor.runs import TERMINAL, Run, iso
@@ -18,15 +19,12 @@ from orchestrator.fakecursor.state import Simulation, parse_limit
 from orchestrator.fakecursor.stream_events import StreamEvent, resume_position, timeline
 from orchestrator.fakecursor.traffic import RequestRecord
 
-if TYPE_CHECKING:
-    from orchestrator.fakecursor.app import FakeCursor
-
 Handler = Callable[[Request], Awaitable[Response]]
 _IDLE_WAIT_S = 3600.0  # real seconds a silent (hung) stream waits; a cancel wakes it earlier
 _MIN_SLEEP_S = 0.001
 
 
-def build_routes(fake: FakeCursor) -> list[Route]:
+def build_routes(fake: FakeAccount) -> list[Route]:
     def sim() -> Simulation:
         return fake.sim  # looked up per call: reset() swaps the simulation
 
@@ -199,7 +197,7 @@ def build_routes(fake: FakeCursor) -> list[Route]:
     ]
 
 
-def _stream_response(fake: FakeCursor, request: Request, agent_id: str) -> Response:
+def _stream_response(fake: FakeAccount, request: Request, agent_id: str) -> Response:
     """SSE for one run: status first, then due events; waits in scaled real time."""
     run = fake.sim.run(agent_id, str(request.path_params["runId"]))
     scenario = fake.scenario
@@ -225,7 +223,7 @@ def _stream_response(fake: FakeCursor, request: Request, agent_id: str) -> Respo
     )
 
 
-def _events(fake: FakeCursor, run: Run) -> list[StreamEvent]:
+def _events(fake: FakeAccount, run: Run) -> list[StreamEvent]:
     agent = fake.sim.agents.get(run.agent_id)
     end = run.ended_s(float("inf"))
     git = fake.sim.agent_git(agent, end, run) if agent is not None and end is not None else None
@@ -234,7 +232,7 @@ def _events(fake: FakeCursor, run: Run) -> list[StreamEvent]:
     )
 
 
-async def _sse(fake: FakeCursor, run: Run, position: int) -> AsyncIterator[str]:
+async def _sse(fake: FakeAccount, run: Run, position: int) -> AsyncIterator[str]:
     connected_s = fake.now_s()
     first: dict[str, Any] = {"runId": run.id, "status": run.status(connected_s)}
     yield StreamEvent(connected_s, "status", first, None).encode()
