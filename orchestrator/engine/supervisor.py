@@ -8,7 +8,8 @@ When every FU of a batch is merged into its candidate, the batch lands: its inte
 run on the candidate and the release branch moves to it. A failed batch asks the decider
 (retry / fix / skip / abort); a checkpoint holds later batches until someone says continue.
 `abort` cancels every active run; `detach` stops supervising and leaves them running, for the
-next `orchd start` to adopt.
+next `orchd start` to adopt. The FU tasks run in fu_runs.py, events reach the writer through
+event_outbox.py, and release_end.py writes and announces the end; this module is the batch loop.
 """
 
 from __future__ import annotations
@@ -22,22 +23,22 @@ from pathlib import Path
 
 import anyio
 import structlog
-from anyio.streams.memory import MemoryObjectSendStream
 
 from orchestrator.adapters.git import GitError
 from orchestrator.adapters.status_store import StatusWriter, open_event_channel
 from orchestrator.core.reducer import initial_status
-from orchestrator.core.scheduling import prerequisites
 from orchestrator.engine.alerting import AlertWatch
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.asking import Asker, Notify
 from orchestrator.engine.deciders import Answer, Decider, PolicyDecider
 from orchestrator.engine.duration_learning import DurationLearner
 from orchestrator.engine.earlier_run import EarlierRun, failure_message, reconcile
+from orchestrator.engine.event_outbox import EventOutbox
 from orchestrator.engine.fu_outcomes import FuOutcomes
-from orchestrator.engine.fu_task import FuDriver
+from orchestrator.engine.fu_runs import FuRuns
 from orchestrator.engine.landing import Lander
 from orchestrator.engine.merge_queue import GateFailed, Landed, MergeQueue, NeedsResolution
+from orchestrator.engine.release_end import ReleaseEnd
 from orchestrator.engine.settings import EngineSettings
 from orchestrator.engine.slots import SlotPool
 from orchestrator.models.events import (
@@ -45,15 +46,12 @@ from orchestrator.models.events import (
     CandidateDropped,
     ErrorRecorded,
     FuFinished,
-    ReleaseFinished,
     StatusEvent,
 )
 from orchestrator.models.release import Batch, ReleasePlan
 from orchestrator.models.status import BatchStatus, FuStatus, ReleaseStatus, StatusFile
 
 log = structlog.get_logger("orchd.release")
-
-_DURABLE_WAIT_S = 10.0  # an intent not on disk by then: act anyway (writes are failing)
 
 StatusWriterHook = Callable[[StatusFile], None]
 
@@ -113,7 +111,6 @@ class Supervisor:
         self._learner = DurationLearner(
             plan, self._fus.estimates_h, self.slots, self.existing, settings.now()
         )
-        self._index = {batch.batch_id: i for i, batch in enumerate(plan.batches)}
         self._batch_done = {b.batch_id: anyio.Event() for b in plan.batches}
         self._checkpointed = {c.after_batch for c in plan.checkpoints}
         # A checkpoint someone must answer holds the later batches' FUs until answered; one
@@ -121,25 +118,42 @@ class Supervisor:
         held = self._checkpointed if self.decider.awaits("checkpoint") else set()
         self._holds = {i: anyio.Event() for i, b in enumerate(plan.batches) if b.batch_id in held}
         self._batch_ok: dict[Decimal, bool] = {}
-        self._batch_started: set[Decimal] = set()
         self._aborted = False
         self._detached = False
         self._left_running: list[str] = []  # FUs whose agents a detach left running
         self._full_suite_failure: str | None = None
         self._launched_none = True  # no batch had work to do in this process
-        self._drivers: set[FuDriver] = set()
         self._scope: anyio.CancelScope | None = None
         self._writer_hook = writer_hook
-        self._on_event = on_event  # an observer of every event (the daemon's metrics)
-        self._send: MemoryObjectSendStream[StatusEvent] | None = None
-        self._sent = 0
+        self.log = log.bind(release_id=plan.release_id)
+        self._outbox = EventOutbox(self._learner, on_event, self.log)
         self.status_writer: StatusWriter | None = None  # set by `run`; the daemon reads it after
-        self.asker = Asker(self.decider, self._emit, settings.now, notifier)
-        self.alerts = AlertWatch(plan.release_id, settings, self._emit, self.asker, self.existing)
+        self.asker = Asker(self.decider, self._outbox.emit, settings.now, notifier)
+        self.alerts = AlertWatch(
+            plan.release_id, settings, self._outbox.emit, self.asker, self.existing
+        )
         self.queue = queue
         logs = gate_log_dir or status_path.parent / "gate_logs"
-        self.lander = Lander(plan, settings, queue, self._emit, logs)
-        self.log = log.bind(release_id=plan.release_id)
+        self.lander = Lander(plan, settings, queue, self._outbox.emit, logs)
+        self._end = ReleaseEnd(
+            plan.release_id, self._fus, settings.now, self._outbox.emit, self.asker, self.log
+        )
+        self._runs = FuRuns(
+            plan=plan,
+            api=api,
+            settings=settings,
+            slots=self.slots,
+            queue=queue,
+            fus=self._fus,
+            emit=self._outbox.emit,
+            emit_durable=self._outbox.emit_durable,
+            asker=self.asker,
+            run_nonce=self.run_nonce,
+            keep_siblings_on_failure=keep_siblings_on_failure,
+            holds=self._holds,
+            batch_status=self._batch_status,
+            log=self.log,
+        )
 
     # --- public -------------------------------------------------------------------------------
 
@@ -148,8 +162,7 @@ class Supervisor:
         if self._detached:
             return  # already leaving: the runs stay for the next orchd
         self._aborted = True
-        for driver in self._drivers:
-            driver.hurry(self.settings.cancel_grace_s)
+        self._runs.abort()
         if self._scope is not None:
             self._scope.cancel()
 
@@ -160,9 +173,7 @@ class Supervisor:
         if self._aborted or self._detached:
             return
         self._detached = True
-        self._left_running = sorted(d.unit.id for d in self._drivers if d.active_agent)
-        for driver in self._drivers:
-            driver.detach(self.settings.cancel_grace_s)
+        self._left_running = self._runs.detach()
         if self._scope is not None:
             self._scope.cancel()
 
@@ -179,8 +190,8 @@ class Supervisor:
         async with anyio.create_task_group() as outer:
             outer.start_soon(writer.run, receive)
             async with send:
-                self._send = send
-                self._emit(
+                self._outbox.open(send, writer)
+                self._outbox.emit(
                     self._fus.started_event(
                         self.settings.now(), self.orchestrator_id, os.getpid(), self.run_nonce
                     )
@@ -194,7 +205,7 @@ class Supervisor:
                 for event in reconcile(
                     self.plan, self._fus, self._earlier, self.queue, self.settings.now()
                 ):
-                    self._emit(event)
+                    self._outbox.emit(event)
                 with anyio.CancelScope() as scope:
                     self._scope = scope
                     if self._aborted or self._detached:
@@ -206,7 +217,12 @@ class Supervisor:
                                 batches.start_soon(self._run_batch, index, batch)
                         await self._full_suite()
                         watch.cancel_scope.cancel()
-                status = self._finish_detached() if self._detached else self._finish()
+                if self._detached:
+                    status = self._end.detached(self._left_running)
+                else:
+                    status = self._end.finished(
+                        aborted=self._aborted, full_suite_failed=bool(self._full_suite_failure)
+                    )
         return ReleaseOutcome(
             status=status,
             snapshot=writer.snapshot,
@@ -218,61 +234,6 @@ class Supervisor:
         self.alerts.written(snapshot)
         if self._writer_hook is not None:
             self._writer_hook(snapshot)
-
-    def _finish(self) -> ReleaseStatus:
-        if self._aborted:
-            for event in self._fus.close_unstarted(self.settings.now()):
-                self._emit(event)
-        status = self._fus.release_status(
-            aborted=self._aborted, full_suite_failed=bool(self._full_suite_failure)
-        )
-        counts = self._fus.counts()
-        self._emit(ReleaseFinished(at=self.settings.now(), status=status, summary=counts))
-        self.log.info("release.finished", status=status.value, **counts)
-        self.asker.notify(
-            "release.finished",
-            f"{self.plan.release_id}: release {status.value}",
-            status=status.value,
-            summary=counts,
-        )
-        return status
-
-    def _finish_detached(self) -> ReleaseStatus:
-        """The file keeps every FU as it was (running ones with their run ids, pending ones
-        pending) for the next start; only the release's status says `detached`."""
-        status = ReleaseStatus.DETACHED
-        self._emit(ReleaseFinished(at=self.settings.now(), status=status))
-        left = self._left_running
-        self.log.info("release.detached", left_running=left)
-        release = self.plan.release_id
-        self.asker.notify(
-            "release.detached",
-            f"{release}: orchd detached; {len(left)} agent(s) keep running"
-            + (f" ({', '.join(left)})" if left else "")
-            + f"; `orchd start {release}` adopts them",
-            status=status.value,
-            left_running=left,
-        )
-        return status
-
-    # --- events -------------------------------------------------------------------------------
-
-    def _emit(self, event: StatusEvent) -> None:
-        """Queue an event for the writer; never blocks (the channel is unbounded)."""
-        if self._send is None:
-            raise RuntimeError("supervisor is not running")
-        self._send.send_nowait(event)
-        self._sent += 1
-        self._learner.observe(event)
-        if self._on_event is not None:
-            self._on_event(event)
-
-    async def _emit_durable(self, event: StatusEvent) -> None:
-        """Queue an event and wait until it is on disk: an intent recorded before acting."""
-        self._emit(event)
-        writer = self.status_writer
-        if writer is not None and not await writer.durable(self._sent, _DURABLE_WAIT_S):
-            self.log.warning("status.intent_not_written", event=type(event).__name__)
 
     # --- batches ------------------------------------------------------------------------------
 
@@ -311,7 +272,7 @@ class Supervisor:
                 failure, asked_before, reopened = reopened, True, None
             else:
                 asked_before = False
-                failure = await self._run_fus(batch, to_run)
+                failure = await self._runs.run(batch, to_run)
                 if failure is None:
                     blocked = [f for f in members if not self._merged_or_landed(f)]
                     if not any(self._fus[f].status is FuStatus.MERGED for f in members):
@@ -362,7 +323,7 @@ class Supervisor:
                 for fu_id in unsettled:
                     branch = self._branch_of(fu_id)
                     kept_note = f"; its branch {branch} is kept" if branch else ""
-                    self._emit(
+                    self._outbox.emit(
                         FuFinished(
                             at=self.settings.now(),
                             fu_id=fu_id,
@@ -397,7 +358,7 @@ class Supervisor:
 
     async def _drop_candidate(self, batch: Batch) -> list[str]:
         branches = await self.queue.drop(batch.batch_id)
-        self._emit(CandidateDropped(at=self.settings.now(), batch_id=batch.batch_id))
+        self._outbox.emit(CandidateDropped(at=self.settings.now(), batch_id=batch.batch_id))
         for fu_id in batch.feature_units:
             if fu_id in self._fus:
                 self._fus[fu_id].unmerge()
@@ -419,142 +380,14 @@ class Supervisor:
         ]
 
         async def follow_up(fu_id: str, text: str) -> None:
-            driver = self._driver(batch, fu_id, base_sha=None, contained=())
-            self._drivers.add(driver)
-            try:
-                outcome = await driver.follow_up(text)
-            finally:
-                self._drivers.discard(driver)
-            if outcome is not None:
-                self.log.info("fu.fix_failed", fu_id=fu_id, error=outcome.message)
+            await self._runs.fix(batch, fu_id, text)
 
         await self.lander.send_fixes(batch.batch_id, targets, failure, follow_up)
 
-    async def _run_fus(self, batch: Batch, fu_ids: list[str]) -> str | None:
-        """One task per FU; the first escalation cancels the batch's other FUs (unless "fail")."""
-        failures: list[str] = []
-        async with anyio.create_task_group() as group:
-            for fu_id in fu_ids:
-                group.start_soon(self._run_fu, batch, fu_id, group.cancel_scope, failures)
-        return "; ".join(failures) if failures else None
-
-    async def _run_fu(
-        self, batch: Batch, fu_id: str, batch_scope: anyio.CancelScope, failures: list[str]
-    ) -> None:
-        state = self._fus[fu_id]
-        if state.delivered is None:
-            state.status = FuStatus.PENDING
-        prereqs = prerequisites(self.plan, fu_id)
-        same = {d for d in prereqs if self.plan.batch_of(d) == batch.batch_id}
-        failed = await self._fus.wait_for(prereqs, same)
-        if failed:
-            message = "blocked: dependency " + ", ".join(failed)
-            self.log.warning("fu.blocked", fu_id=fu_id, reason=message)
-            self._emit(
-                FuFinished(
-                    at=self.settings.now(), fu_id=fu_id, status=FuStatus.BLOCKED, error=message
-                )
-            )
-            state.settle(FuStatus.BLOCKED)
-            return
-        for held, event in self._holds.items():
-            if held < self._index[batch.batch_id]:
-                await event.wait()
-        if batch.batch_id not in self._batch_started:
-            self._batch_started.add(batch.batch_id)
-            self._batch_status(batch, BatchStatus.RUNNING)
-        base: str | None = None
-        if state.resume is not None and state.base_sha:
-            base = state.base_sha  # an adopted run keeps the commit it really started from
-        elif state.delivered is None:  # start from exactly what its dependencies made
-            base = (self.queue.candidate_sha(batch.batch_id) if same else None) or self.queue.head
-        driver = self._driver(batch, fu_id, base_sha=base, contained=prereqs)
-        state.resume = None  # adopt a recorded run once; later attempts launch anew
-        state.requested = None
-        self._drivers.add(driver)
-        try:
-            status = await driver.drive()
-        except GitError as exc:  # merging its branch: a person decides (retry once it is back)
-            status = driver.escalate(f"git failed while merging {fu_id}: {exc}")
-        except anyio.get_cancelled_exc_class():
-            if self._detached:
-                raise  # the file keeps its run as it was: the next orchd adopts it
-            state.status = FuStatus.CANCELLED
-            state.next_attempt = driver.attempt + 1
-            state.delivered = driver.delivered
-            reason = "aborted" if self._aborted else "cancelled: its batch failed"
-            if driver.delivered is None:
-                self._emit(
-                    FuFinished(
-                        at=self.settings.now(),
-                        fu_id=fu_id,
-                        status=FuStatus.CANCELLED,
-                        error=reason,
-                    )
-                )
-            else:
-                state.status = FuStatus.DELIVERED  # its branch is pushed: merged on restart
-            if self._aborted:
-                state.settle(state.status)
-            raise
-        finally:
-            self._drivers.discard(driver)
-        state.next_attempt = driver.attempt + 1
-        state.branch = driver.branch or state.branch
-        state.delivered = driver.delivered
-        state.conflict_rounds = driver.conflict_rounds
-        if status is FuStatus.MERGED:
-            state.mark_merged()
-            return
-        if self.keep_siblings_on_failure:
-            state.settle(status)  # "fail": final now; dependants see it and are blocked
-        else:
-            state.status = status  # final only once a human has decided
-        failures.append(f"{fu_id} {status.value}: {driver.last_error or ''}".rstrip(": "))
-        self.asker.notify(
-            "fu.escalated",
-            f"{self.plan.release_id}: {fu_id} needs a human: {driver.last_error}",
-            fu_id=fu_id,
-            batch_id=batch.batch_id,
-        )
-        if self._cancels_batch():
-            batch_scope.cancel()
-
-    def _driver(
-        self, batch: Batch, fu_id: str, *, base_sha: str | None, contained: tuple[str, ...]
-    ) -> FuDriver:
-        state = self._fus[fu_id]
-        driver = FuDriver(
-            plan=self.plan,
-            unit=self.plan.fu(fu_id),
-            candidate=self._cands[fu_id],
-            api=self.api,
-            settings=self.settings,
-            slots=self.slots,
-            emit=self._emit,
-            first_attempt=state.next_attempt,
-            queue=self.queue,
-            batch_id=batch.batch_id,
-            base_sha=base_sha,
-            contained=contained,
-            resume=state.resume,
-            delivered=state.delivered,
-            conflict_rounds=state.conflict_rounds,
-            run_nonce=self.run_nonce,
-            budget_from=state.budget_from,
-            emit_durable=self._emit_durable,
-            requested=state.requested,
-        )
-        if self._detached:  # made while the detach is landing: it must not cancel either
-            driver.detach(self.settings.cancel_grace_s)
-        return driver
-
-    def _cancels_batch(self) -> bool:
-        """Issue-4 behaviour ("fail"): keep running siblings; otherwise stop the batch."""
-        return not self.keep_siblings_on_failure
-
     def _batch_status(self, batch: Batch, status: BatchStatus) -> None:
-        self._emit(BatchChanged(at=self.settings.now(), batch_id=batch.batch_id, status=status))
+        self._outbox.emit(
+            BatchChanged(at=self.settings.now(), batch_id=batch.batch_id, status=status)
+        )
         if status in {BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.SKIPPED}:
             self.log.info(f"batch.{status.value}", batch_id=format(batch.batch_id, "f"))
 
@@ -562,7 +395,7 @@ class Supervisor:
 
     async def _ask_after_failure(self, batch: Batch, failure: str, *, record: bool) -> Answer:
         if record:  # not again for a question a restart asks anew
-            self._emit(
+            self._outbox.emit(
                 ErrorRecorded(
                     at=self.settings.now(),
                     batch_id=batch.batch_id,
@@ -595,4 +428,6 @@ class Supervisor:
         if failed is not None:
             failure = f"integration tests failed: {failed.summary}"
             self._full_suite_failure = failure
-            self._emit(ErrorRecorded(at=self.settings.now(), message=f"full suite: {failure}"))
+            self._outbox.emit(
+                ErrorRecorded(at=self.settings.now(), message=f"full suite: {failure}")
+            )
