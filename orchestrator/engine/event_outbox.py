@@ -55,8 +55,4 @@ class EventOutbox:
         self.emit(event)
         writer = self._writer
         if writer is not None and not await writer.durable(self._sent, _DURABLE_WAIT_S):
-            # `event=` collides with structlog's own first argument (a TypeError if this fires);
-            # moved here unchanged by a refactor, to be fixed on its own
-            self._log.warning(  # type: ignore[misc]  # see the comment above
-                "status.intent_not_written", event=type(event).__name__
-            )
+            self._log.warning("status.intent_not_written", event_type=type(event).__name__)
