@@ -103,15 +103,9 @@ def candidates(
     return result
 
 
-def prerequisites(plan: ReleasePlan, fu_id: str) -> tuple[str, ...]:
-    """In-release FUs that must be complete before `fu_id` starts (own + batch dependencies)."""
-    in_release = {unit.id for unit in plan.feature_units}
-    batch = next((b for b in plan.batches if fu_id in b.feature_units), None)
-    return _needed(fu_id, plan.fu(fu_id).dependencies, batch, in_release)
-
-
 def all_prerequisites(plan: ReleasePlan) -> dict[str, tuple[str, ...]]:
-    """`prerequisites` of every scheduled FU in one linear pass (per FU it is O(plan))."""
+    """Per scheduled FU, the in-release FUs that must be complete before it starts (its own
+    and its batch's dependencies), in one linear pass."""
     in_release = {unit.id: unit for unit in plan.feature_units}
     result: dict[str, tuple[str, ...]] = {}
     for batch in plan.batches:

@@ -14,7 +14,7 @@ import anyio
 import structlog
 
 from orchestrator.adapters.git import GitError
-from orchestrator.core.scheduling import prerequisites
+from orchestrator.core.scheduling import all_prerequisites
 from orchestrator.engine.api import AgentApi
 from orchestrator.engine.asking import Asker
 from orchestrator.engine.fu_outcomes import FuOutcomes
@@ -49,6 +49,7 @@ class FuRuns:
         log: structlog.stdlib.BoundLogger,
     ) -> None:
         self.plan = plan
+        self._needs = all_prerequisites(plan)  # one pass: per FU it is O(plan)
         self.api = api
         self.settings = settings
         self.slots = slots
@@ -108,7 +109,7 @@ class FuRuns:
         state = self._fus[fu_id]
         if state.delivered is None:
             state.status = FuStatus.PENDING
-        prereqs = prerequisites(self.plan, fu_id)
+        prereqs = self._needs.get(fu_id, ())
         same = {d for d in prereqs if self.plan.batch_of(d) == batch.batch_id}
         failed = await self._fus.wait_for(prereqs, same)
         if failed:

@@ -4,10 +4,10 @@ import pytest
 
 from orchestrator.core.scheduling import (
     Candidate,
+    all_prerequisites,
     candidates,
     choose_grants,
     external_dependencies,
-    prerequisites,
 )
 from tests.plans import fu, plan
 
@@ -57,9 +57,9 @@ def test_prerequisites_join_own_and_batch_dependencies_but_not_external_ones() -
         [fu("FU-1"), fu("FU-2", "FU-1", "FU-900"), fu("FU-3")],
         [("0", ["FU-1", "FU-3"]), ("0.5", ["FU-2"], ["FU-3", "FU-1"])],
     )
-    assert prerequisites(p, "FU-2") == ("FU-1", "FU-3")
+    assert all_prerequisites(p)["FU-2"] == ("FU-1", "FU-3")
     assert external_dependencies(p, "FU-2") == ("FU-900",)
-    assert prerequisites(p, "FU-1") == ()
+    assert all_prerequisites(p)["FU-1"] == ()
 
 
 def test_candidates_skip_deferred_and_rank_by_priority() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from orchestrator.adapters.release_loader import load_release
-from orchestrator.core.scheduling import prerequisites
+from orchestrator.core.scheduling import all_prerequisites
 from orchestrator.engine.deciders import Answer, Decider, PolicyDecider, Question
 from orchestrator.engine.settings import EngineSettings, GateSettings
 from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
@@ -147,7 +147,7 @@ async def test_neotoma_v010_lands_every_fu_once_on_a_branch_that_only_held_gated
         assert (
             mine["merge_commit"] in remote_git(origin, "rev-list", "--first-parent", branch).split()
         )
-        for dep in prerequisites(p, unit.id):
+        for dep in all_prerequisites(p)[unit.id]:
             theirs = ran.fu(dep)
             if p.batch_of(dep) == p.batch_of(unit.id):
                 assert is_ancestor(origin, theirs["delivered_sha"], mine["base_sha"]), (unit, dep)
