@@ -27,6 +27,8 @@ _HOUR_S = 3600.0
 
 
 class DurationLearner:
+    """Observes the events the supervisor emits; re-ranks the slot pool's waiters."""
+
     def __init__(
         self,
         plan: ReleasePlan,
@@ -56,7 +58,8 @@ class DurationLearner:
                 self._started[fu_id] = at
             case FuDelivered(fu_id=fu_id, at=at) if fu_id in self._started:
                 seconds = (at - self._started.pop(fu_id)).total_seconds()
-                if fu_id in self._estimates and seconds >= 0:
+                # the first delivery is the FU's work; a later one answers a conflict
+                if fu_id in self._estimates and fu_id not in self.observed_h and seconds >= 0:
                     self.observed_h[fu_id] = seconds / _HOUR_S
                     self._refit()
             case _:
