@@ -162,6 +162,9 @@ def test_status_reads_the_file_orchd_wrote_without_parsing_the_manifest(tmp_path
     # the ETA from the estimates the file records: 4 h of estimates at the pace of FU-1
     assert "4h of estimates left" in shown["out"].replace("\n", " ")
     assert shown["loaded"] == []
+    others = tuple(f"orchestrator.cli.{m}" for m in ("doctor", "start", "demo", "validate"))
+    alone = _orchd("status", "v9.1.0", "--repo-root", str(tmp_path), heavy=others)
+    assert alone["loaded"] == []  # `orchd status` imports no other command
 
 
 def test_status_loads_the_release_for_a_file_that_does_not_record_the_plan(
