@@ -35,14 +35,8 @@ class DroppedConnection(httpx.RemoteProtocolError):
 
 
 class FakeCursor(FakeAccount):
-    """A simulated Cursor account plus the ASGI app that serves it.
-
-    `clock` returns seconds (monotonic or the event loop's fake time); it is first read on the
-    first request, so a fixture may build the fake outside the event loop.
-
-    Agents on a local-path or `file://` repo do real git (agent_git.py) in a workspace the fake
-    owns: call `close()` (or use it as a context manager) to remove it.
-    """
+    """A simulated Cursor account (`FakeAccount`: its clock, its git workspace to `close()`)
+    plus the ASGI app that serves it."""
 
     def __init__(
         self,
