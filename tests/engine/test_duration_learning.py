@@ -45,9 +45,11 @@ def _release() -> ReleasePlan:
 
 
 async def _first_of_10_and_20(tmp_path: Path, each: dict[str, float]) -> str:
+    quiet = {"creating_s": 0, "thinking_every_s": 600.0}  # hours of work, few events
     scenario = Scenario(
-        defaults=FuBehaviour(creating_s=0, duration_s=HOUR),
-        fus={f: FuBehaviour(creating_s=0, duration_s=s) for f, s in each.items()},
+        defaults=FuBehaviour(duration_s=HOUR, **quiet),
+        fus={f: FuBehaviour(duration_s=s, **quiet) for f, s in each.items()},
+        heartbeat_interval_s=600.0,
     )
     ran = await run_on_fake(
         _release(), scenario, tmp_path, engine=settings(max_duration_s=12 * HOUR)
