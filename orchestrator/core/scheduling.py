@@ -8,10 +8,10 @@ every earlier batch is complete.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.models.release import Batch, ReleasePlan, RiskLevel
+from orchestrator.models.release import ReleasePlan, RiskLevel
 
 
 @dataclass(frozen=True)
@@ -105,30 +105,18 @@ def candidates(
 
 def all_prerequisites(plan: ReleasePlan) -> dict[str, tuple[str, ...]]:
     """Per scheduled FU, the in-release FUs that must be complete before it starts (its own
-    and its batch's dependencies), in one linear pass."""
+    and its batch's dependencies, first mention first), in one linear pass."""
     in_release = {unit.id: unit for unit in plan.feature_units}
     result: dict[str, tuple[str, ...]] = {}
     for batch in plan.batches:
         for fu_id in batch.feature_units:
-            if fu_id in in_release and fu_id not in result:
-                unit = in_release[fu_id]
-                result[fu_id] = _needed(fu_id, unit.dependencies, batch, in_release.keys())
+            if fu_id not in in_release or fu_id in result:
+                continue
+            wanted = (*in_release[fu_id].dependencies, *batch.dependencies)
+            result[fu_id] = tuple(
+                dict.fromkeys(d for d in wanted if d in in_release and d != fu_id)
+            )
     return result
-
-
-def _needed(
-    fu_id: str, own: Iterable[str], batch: Batch | None, in_release: Collection[str]
-) -> tuple[str, ...]:
-    wanted: list[str] = list(own)
-    if batch is not None:
-        wanted.extend(batch.dependencies)
-    seen: set[str] = set()
-    result: list[str] = []
-    for dep in wanted:
-        if dep in in_release and dep != fu_id and dep not in seen:
-            seen.add(dep)
-            result.append(dep)
-    return tuple(result)
 
 
 def external_dependencies(plan: ReleasePlan, fu_id: str) -> tuple[str, ...]:
