@@ -23,6 +23,7 @@ from orchestrator.adapters.cursor.stream_pool import StreamClients
 from orchestrator.fakecursor.app import FakeCursor
 from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
 from orchestrator.fakecursor.server import serve_fake_cursor
+from tests.spans import most_at_once
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
@@ -46,15 +47,6 @@ async def loopback(
             finally:
                 if streams is not None:
                     await streams.aclose()
-
-
-def _most_at_once(spans: list[tuple[float, float]]) -> int:
-    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
-    level = most = 0
-    for _, delta in edges:
-        level += delta
-        most = max(most, level)
-    return most
 
 
 def _spans(fake: FakeCursor, *, streams: bool) -> list[tuple[float, float]]:
@@ -81,7 +73,7 @@ async def test_forty_calls_at_once_put_at_most_four_requests_on_the_wire() -> No
             tasks.start_soon(call, client)
     assert answered == 40
     assert len(fake.log.records) == 40
-    assert 2 <= _most_at_once(_spans(fake, streams=False)) <= 4
+    assert 2 <= most_at_once(_spans(fake, streams=False)) <= 4
 
 
 async def test_open_streams_take_no_request_slot_and_beyond_their_cap_none_is_opened() -> None:
@@ -117,4 +109,4 @@ async def test_open_streams_take_no_request_slot_and_beyond_their_cap_none_is_op
                     pass
             tasks.cancel_scope.cancel()
     assert len(_spans(fake, streams=True)) == 3  # the fourth never reached the server
-    assert _most_at_once(_spans(fake, streams=False)) == 1
+    assert most_at_once(_spans(fake, streams=False)) == 1

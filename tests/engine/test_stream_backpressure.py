@@ -24,6 +24,7 @@ from orchestrator.fakecursor.scenario import FuBehaviour, Scenario
 from orchestrator.models.release import Limits
 from tests.engine.harness import API_KEY, Ran, run_on_fake, settings
 from tests.plans import fu, plan
+from tests.spans import most_at_once
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
 
@@ -115,16 +116,6 @@ async def test_runs_beyond_the_streams_the_open_file_limit_allows_are_polled(
         for r in ran.fake.requests()
         if r["path"].endswith("/stream")
     ]
-    assert 0 < _most_at_once(streams) <= 6
+    assert 0 < most_at_once(streams) <= 6
     limited = [e for e in logs if e["event"] == "process.streams_limited"]
     assert [(e["streams"], e["parallel"]) for e in limited] == [(6, 10)]
-
-
-def _most_at_once(spans: list[tuple[float, float]]) -> int:
-    """The most spans open at one instant (one ending as another starts is no overlap)."""
-    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
-    level = most = 0
-    for _, delta in edges:
-        level += delta
-        most = max(most, level)
-    return most
